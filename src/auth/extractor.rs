@@ -1,0 +1,79 @@
+//! `CurrentUser`: the one place where a request becomes a user.
+//!
+//! Every way a bearer token can be wrong ends in the same 401 with
+//! `WWW-Authenticate: Bearer error="invalid_token"`; the reason goes to the
+//! debug log only, so a client cannot probe which check failed. The token is
+//! taken from exactly one `Authorization` header, never from the query string,
+//! and its signature is checked before the database is touched.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+
+use super::AccessClaims;
+use super::verify::MAX_TOKEN_BYTES;
+use crate::db::{self, users::UserRow};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// An authenticated, enabled user and the claims of the token they sent.
+#[derive(Debug)]
+pub struct CurrentUser {
+    pub user: UserRow,
+    pub claims: AccessClaims,
+}
+
+const INVALID: ApiError = ApiError::InvalidToken { missing: false };
+
+/// The bearer token of a request: one header, scheme `Bearer`, at most 8 KiB.
+pub fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
+    let mut values = req.headers().get_all(AUTHORIZATION);
+    let Some(value) = values.next() else { return Err(ApiError::InvalidToken { missing: true }) };
+    if values.next().is_some() {
+        log::debug!("rejected token: more than one Authorization header");
+        return Err(INVALID);
+    }
+    if value.len() > MAX_TOKEN_BYTES + "Bearer ".len() {
+        log::debug!("rejected token: Authorization header longer than 8 KiB");
+        return Err(INVALID);
+    }
+    let value = value.to_str().map_err(|_| INVALID)?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Ok(token.trim().to_owned())
+        }
+        _ => {
+            log::debug!("rejected token: Authorization is not a Bearer credential");
+            Err(INVALID)
+        }
+    }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer_token(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::Internal("AppState is not registered".into()))?;
+            let claims = state.verifier.verify(&state.keys.current(), &token?).map_err(|reason| {
+                log::debug!("rejected token: {reason}");
+                INVALID
+            })?;
+            let sub = claims.sub.clone();
+            let user = db::run(&state.pool, move |c| Ok(db::users::find_user(c, &sub)?)).await?;
+            // A disabled user's tokens, and tokens from before a password change
+            // or logout-all, stop working even though their signature is fine.
+            let user =
+                user.filter(|u| u.disabled_at.is_none() && claims.iat >= u.tokens_valid_after).ok_or_else(|| {
+                    log::debug!("rejected token: user {} is unknown, disabled or logged out", claims.sub);
+                    INVALID
+                })?;
+            Ok(CurrentUser { user, claims })
+        })
+    }
+}

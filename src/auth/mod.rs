@@ -1,0 +1,13 @@
+//! Authentication: password hashing (`password`), access token claims and
+//! issuing (`token`), verification of bearer tokens (`verify`), and the
+//! extractor that turns a request into a user (`extractor`).
+
+pub mod extractor;
+pub mod password;
+pub mod token;
+pub mod verify;
+
+pub use extractor::CurrentUser;
+pub use password::Hasher;
+pub use token::{AccessClaims, TokenIssuer};
+pub use verify::Verifier;

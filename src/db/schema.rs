@@ -1,0 +1,30 @@
+// Written by hand (see diesel.toml): one schema for SQLite and PostgreSQL.
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        email_normalized -> Text,
+        password_hash -> Text,
+        role -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        disabled_at -> Nullable<BigInt>,
+        tokens_valid_after -> BigInt,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        state -> Text,
+        public_jwk -> Text,
+        private_key -> Nullable<Binary>,
+        created_at -> BigInt,
+        activated_at -> Nullable<BigInt>,
+        retired_at -> Nullable<BigInt>,
+        expires_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}

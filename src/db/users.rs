@@ -1,0 +1,70 @@
+//! Queries on `users`. Rows carry what the table holds; parsing into domain
+//! types happens at the edges that need it.
+
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::schema::users;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub email_normalized: String,
+    pub password_hash: String,
+    pub role: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub disabled_at: Option<i64>,
+    pub tokens_valid_after: i64,
+}
+
+impl UserRow {
+    /// A new, enabled account created now.
+    pub fn new(email: &crate::domain::Email, password_hash: String, role: crate::domain::Role) -> Self {
+        let now = crate::time::now();
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            email: email.as_str().to_owned(),
+            email_normalized: email.normalized().to_owned(),
+            password_hash,
+            role: role.as_str().to_owned(),
+            created_at: now,
+            updated_at: now,
+            disabled_at: None,
+            tokens_valid_after: 0,
+        }
+    }
+}
+
+pub fn insert_user(conn: &mut DbConnection, user: &UserRow) -> QueryResult<()> {
+    diesel::insert_into(users::table).values(user).execute(conn).map(drop)
+}
+
+pub fn find_user(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> {
+    users::table.find(id).select(UserRow::as_select()).first(conn).optional()
+}
+
+pub fn find_user_by_email(conn: &mut DbConnection, email_normalized: &str) -> QueryResult<Option<UserRow>> {
+    users::table
+        .filter(users::email_normalized.eq(email_normalized))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Replaces the hash only if it is still `old` (a concurrent password change wins).
+pub fn update_password_hash(conn: &mut DbConnection, id: &str, old: &str, new: &str, now: i64) -> QueryResult<bool> {
+    diesel::update(users::table.find(id).filter(users::password_hash.eq(old)))
+        .set((users::password_hash.eq(new), users::updated_at.eq(now)))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+pub fn set_role(conn: &mut DbConnection, id: &str, role: &str, now: i64) -> QueryResult<bool> {
+    diesel::update(users::table.find(id))
+        .set((users::role.eq(role), users::updated_at.eq(now)))
+        .execute(conn)
+        .map(|n| n == 1)
+}

@@ -1,0 +1,48 @@
+//! Liveness and readiness.
+
+use actix_web::{HttpResponse, web};
+use diesel::RunQueryDsl;
+use serde_json::json;
+
+use crate::db;
+use crate::state::AppState;
+
+/// `GET /healthz`: the process serves HTTP.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: the database answers and every configured algorithm has an
+/// active key, so the JWKS cannot lack one. Reports the key-set version so an
+/// operator can see that all instances converged.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let database = db::run(&state.pool, |c| Ok(diesel::sql_query("SELECT 1").execute(c)?)).await;
+    let set = state.keys.current();
+    let missing: Vec<&str> = state.algs.iter().filter(|a| set.signer(**a).is_none()).map(|a| a.as_str()).collect();
+    let active: serde_json::Map<String, serde_json::Value> = state
+        .algs
+        .iter()
+        .filter_map(|a| set.signer(*a).map(|k| (a.as_str().to_owned(), k.kid.clone().into())))
+        .collect();
+    match (database, missing.is_empty()) {
+        (Ok(_), true) => HttpResponse::Ok().json(json!({
+            "status": "ready",
+            "database": "ok",
+            "key_set_version": set.version(),
+            "active_keys": active,
+        })),
+        (database, _) => {
+            let mut problems = Vec::new();
+            if let Err(e) = database {
+                log::warn!("not ready: {e}");
+                problems.push("the database does not answer".to_owned());
+            }
+            if !missing.is_empty() {
+                problems.push(format!("no active key for {}", missing.join(", ")));
+            }
+            HttpResponse::ServiceUnavailable()
+                .insert_header((actix_web::http::header::RETRY_AFTER, "2"))
+                .json(json!({"error": "not_ready", "error_description": problems.join("; ")}))
+        }
+    }
+}
