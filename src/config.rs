@@ -401,8 +401,14 @@ impl Settings {
             ("TESSERA_PREPUBLISH", secs(self.prepublish)),
             ("TESSERA_JWKS_MAX_AGE", secs(self.jwks_max_age)),
             ("TESSERA_REFRESH_GRACE", secs(self.refresh_grace)),
+            (
+                "TESSERA_MASTER_KEY",
+                matches!(self.master_key, MasterKeySource::Inline(_)).then(|| "*** (set)".into()).unwrap_or_default(),
+            ),
             match &self.master_key {
-                MasterKeySource::Inline(_) => ("TESSERA_MASTER_KEY", "*** (set)".into()),
+                MasterKeySource::Inline(_) => {
+                    ("TESSERA_MASTER_KEY_FILE", "(not used: TESSERA_MASTER_KEY is set)".into())
+                }
                 MasterKeySource::File(path) => ("TESSERA_MASTER_KEY_FILE", path.display().to_string()),
             },
             (

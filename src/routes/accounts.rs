@@ -17,6 +17,15 @@ pub struct Credentials {
     password: String,
 }
 
+/// A JSON body that must be an object: serde's derive would also read a
+/// struct from an array in field order (`["a@b", "pw"]`), which is not our API.
+pub type JsonObject = web::Json<serde_json::Map<String, serde_json::Value>>;
+
+pub fn from_object<T: serde::de::DeserializeOwned>(body: JsonObject) -> Result<T, ApiError> {
+    serde_json::from_value(serde_json::Value::Object(body.into_inner()))
+        .map_err(|e| ApiError::bad_request("invalid_request", format!("invalid JSON body: {e}")))
+}
+
 #[derive(Serialize)]
 pub struct TokenResponse {
     pub access_token: String,
@@ -64,8 +73,8 @@ fn token_for(state: &AppState, user: &UserRow) -> Result<TokenResponse, ApiError
 }
 
 /// `POST /v1/signup`: 201 with a token response and the new user.
-pub async fn signup(state: web::Data<AppState>, body: web::Json<Credentials>) -> Result<HttpResponse, ApiError> {
-    let Credentials { email, password } = body.into_inner();
+pub async fn signup(state: web::Data<AppState>, body: JsonObject) -> Result<HttpResponse, ApiError> {
+    let Credentials { email, password } = from_object(body)?;
     let email = Email::parse(&email).map_err(|m| ApiError::bad_request("invalid_email", m))?;
     let password = Password::parse(&password, state.password_min).map_err(password_error)?;
     let password_hash = state.hasher.hash(password).await?;
@@ -89,8 +98,8 @@ pub async fn signup(state: web::Data<AppState>, body: web::Json<Credentials>) ->
 
 /// `POST /v1/login`: 200 with a token response. Unknown email, wrong password
 /// and a disabled account are one answer, after the same amount of hashing.
-pub async fn login(state: web::Data<AppState>, body: web::Json<Credentials>) -> Result<HttpResponse, ApiError> {
-    let Credentials { email, password } = body.into_inner();
+pub async fn login(state: web::Data<AppState>, body: JsonObject) -> Result<HttpResponse, ApiError> {
+    let Credentials { email, password } = from_object(body)?;
     let normalized = normalize_email(&email);
     let user = db::run(&state.pool, move |c| Ok(db::users::find_user_by_email(c, &normalized)?)).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());

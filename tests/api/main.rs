@@ -1,0 +1,12 @@
+//! One test binary for everything that talks HTTP to a real server started on
+//! port 0 (each module is an area; `helpers` starts apps and databases).
+
+mod helpers;
+
+mod accounts;
+mod cli;
+mod errors;
+mod jwks;
+mod lifecycle;
+mod outage;
+mod tokens;
