@@ -34,6 +34,9 @@ pub enum ApiError {
     /// 409: a conflict with existing state; `code` names it.
     #[error("{description}")]
     Conflict { code: &'static str, description: String },
+    /// 409 `next_key_too_young`, with `ready_at`: a rotation without `force` came too early.
+    #[error("{description}")]
+    NextKeyTooYoung { description: String, ready_at: String },
     /// 413: the body exceeds the route's limit.
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -56,6 +59,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest { code, .. } | Self::Conflict { code, .. } => code,
+            Self::NextKeyTooYoung { .. } => "next_key_too_young",
             Self::InvalidCredentials => "invalid_credentials",
             Self::InvalidToken { .. } => "invalid_token",
             Self::Forbidden(_) => "forbidden",
@@ -77,7 +81,7 @@ impl ResponseError for ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::NextKeyTooYoung { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -109,7 +113,11 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        res.json(json!({"error": self.code(), "error_description": self.to_string()}))
+        let mut body = json!({"error": self.code(), "error_description": self.to_string()});
+        if let Self::NextKeyTooYoung { ready_at, .. } = self {
+            body["ready_at"] = ready_at.clone().into();
+        }
+        res.json(body)
     }
 }
 
@@ -124,5 +132,29 @@ impl From<DbError> for ApiError {
 impl From<crate::keys::material::KeyError> for ApiError {
     fn from(e: crate::keys::material::KeyError) -> Self {
         Self::Internal(e.to_string())
+    }
+}
+
+impl From<crate::keys::rotation::LifecycleError> for ApiError {
+    fn from(e: crate::keys::rotation::LifecycleError) -> Self {
+        use crate::keys::rotation::LifecycleError as L;
+        use crate::keys::store::StoreError;
+        match e {
+            L::NextKeyTooYoung { ready_at, .. } => {
+                Self::NextKeyTooYoung { description: e.to_string(), ready_at: crate::time::rfc3339(ready_at) }
+            }
+            L::NotConfigured(_) => Self::bad_request("invalid_request", e.to_string()),
+            L::NotFound(_) => Self::NotFound("no key has this kid"),
+            L::NotRevocable { .. } => Self::Conflict { code: "key_not_revocable", description: e.to_string() },
+            L::Conflict(_) => Self::Conflict { code: "conflict", description: e.to_string() },
+            L::Store(StoreError::Db(db)) => db.into(),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        DbError::from(e).into()
     }
 }

@@ -17,7 +17,7 @@ use crate::keys::master::{MasterKey, MasterKeyError};
 use crate::keys::store::{self, StoreError};
 use crate::keys::{KeySet, SharedKeySet};
 use crate::routes;
-use crate::state::AppState;
+use crate::state::{AppState, KeySettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -73,6 +73,7 @@ impl Application {
         .listen(listener)
         .map_err(|source| StartError::Bind { addr: addr.to_string(), source })?
         .run();
+        crate::jobs::spawn(state.clone());
         log::info!("tessera listening on http://{local} (issuer {})", state.tokens.issuer);
         Ok(Self { port: local.port(), server, state })
     }
@@ -121,19 +122,26 @@ pub fn prepare(settings: &Settings, issuer: String) -> Result<AppState, StartErr
     if let Some((email, password)) = &settings.bootstrap_admin {
         bootstrap_admin(&mut conn, &hasher, email, &password.0, settings.password_min)?;
     }
-    Ok(AppState {
+    let key_settings = KeySettings {
+        algs: settings.algs.clone(),
+        rsa_bits: settings.rsa_bits,
+        prepublish: settings.prepublish,
+        access_ttl: settings.access_ttl,
+        rotation_interval: settings.rotation_interval,
+        jwks_max_age: settings.jwks_max_age,
+    };
+    let metadata = routes::render_metadata(&issuer, &settings.algs);
+    Ok(AppState::new(
         pool,
-        keys: SharedKeySet::new(set),
+        SharedKeySet::new(set),
         master,
+        key_settings,
         tokens,
         verifier,
         hasher,
-        password_min: settings.password_min,
-        algs: settings.algs.clone(),
-        jwks_max_age: settings.jwks_max_age,
-        prepublish: settings.prepublish,
-        metadata: routes::render_metadata(&issuer, &settings.algs),
-    })
+        settings.password_min,
+        metadata,
+    ))
 }
 
 fn load_master_key(conn: &mut DbConnection, source: &MasterKeySource) -> Result<MasterKey, StartError> {

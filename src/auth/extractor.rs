@@ -13,7 +13,7 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
 use super::AccessClaims;
-use super::verify::MAX_TOKEN_BYTES;
+use super::verify::{MAX_TOKEN_BYTES, Rejection};
 use crate::db::{self, users::UserRow};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -60,7 +60,14 @@ impl FromRequest for CurrentUser {
         let token = bearer_token(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("AppState is not registered".into()))?;
-            let claims = state.verifier.verify(&state.keys.current(), &token?).map_err(|reason| {
+            let token = token?;
+            let mut verified = state.verifier.verify(&state.keys.current(), &token);
+            // A kid we do not know may have been created on another instance a
+            // moment ago: reload (rate-limited) and try once more.
+            if matches!(verified, Err(Rejection::UnknownKid(_))) && state.reload_for_unknown_kid().await {
+                verified = state.verifier.verify(&state.keys.current(), &token);
+            }
+            let claims = verified.map_err(|reason| {
                 log::debug!("rejected token: {reason}");
                 INVALID
             })?;
@@ -74,6 +81,26 @@ impl FromRequest for CurrentUser {
                     INVALID
                 })?;
             Ok(CurrentUser { user, claims })
+        })
+    }
+}
+
+/// A `CurrentUser` whose role is `admin`; anyone else gets 403, no token 401.
+#[derive(Debug)]
+pub struct AdminUser(pub CurrentUser);
+
+impl FromRequest for AdminUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let current = CurrentUser::from_request(req, payload);
+        Box::pin(async move {
+            let current = current.await?;
+            if current.user.role != "admin" {
+                return Err(ApiError::Forbidden("this needs the admin role"));
+            }
+            Ok(AdminUser(current))
         })
     }
 }

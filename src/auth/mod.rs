@@ -7,7 +7,7 @@ pub mod password;
 pub mod token;
 pub mod verify;
 
-pub use extractor::CurrentUser;
+pub use extractor::{AdminUser, CurrentUser};
 pub use password::Hasher;
 pub use token::{AccessClaims, TokenIssuer};
 pub use verify::Verifier;

@@ -6,7 +6,9 @@
 //!
 //! Queries live in one file per table and are plain sync functions.
 
+pub mod audit;
 pub mod keys;
+pub mod leases;
 pub mod schema;
 pub mod users;
 

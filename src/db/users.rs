@@ -68,3 +68,34 @@ pub fn set_role(conn: &mut DbConnection, id: &str, role: &str, now: i64) -> Quer
         .execute(conn)
         .map(|n| n == 1)
 }
+
+/// One page of users, oldest first.
+pub fn list_users(conn: &mut DbConnection, limit: i64, offset: i64) -> QueryResult<Vec<UserRow>> {
+    users::table
+        .select(UserRow::as_select())
+        .order((users::created_at.asc(), users::id.asc()))
+        .limit(limit)
+        .offset(offset)
+        .load(conn)
+}
+
+/// Enabled admins other than `except`: a change may not leave none.
+pub fn count_other_enabled_admins(conn: &mut DbConnection, except: &str) -> QueryResult<i64> {
+    users::table
+        .filter(users::role.eq("admin").and(users::disabled_at.is_null()).and(users::id.ne(except)))
+        .count()
+        .get_result(conn)
+}
+
+/// Disables (and ends every session and access token issued until now) or re-enables.
+pub fn set_disabled(conn: &mut DbConnection, id: &str, disabled: bool, now: i64) -> QueryResult<bool> {
+    let target = users::table.find(id);
+    let n = if disabled {
+        diesel::update(target)
+            .set((users::disabled_at.eq(now), users::tokens_valid_after.eq(now), users::updated_at.eq(now)))
+            .execute(conn)?
+    } else {
+        diesel::update(target).set((users::disabled_at.eq(None::<i64>), users::updated_at.eq(now))).execute(conn)?
+    };
+    Ok(n == 1)
+}

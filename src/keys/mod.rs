@@ -9,6 +9,7 @@ mod alg;
 pub mod jwk;
 pub mod master;
 pub mod material;
+pub mod rotation;
 pub mod set;
 pub mod store;
 

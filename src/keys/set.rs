@@ -54,6 +54,9 @@ pub struct LoadedKey {
     pub state: KeyState,
     pub jwk: PublicJwk,
     pub signer: Option<Signer>,
+    pub activated_at: Option<i64>,
+    /// When a retired key leaves the JWKS.
+    pub expires_at: Option<i64>,
 }
 
 pub struct KeySet {
@@ -62,6 +65,12 @@ pub struct KeySet {
     jwks_all: JwksDocument,
     jwks_by_alg: HashMap<Alg, JwksDocument>,
     version: String,
+    /// Identifies the rows this set was built from (every kid and state, published or not).
+    fingerprint: String,
+    /// The earliest time a retired key leaves the JWKS.
+    next_expiry: Option<i64>,
+    /// The earliest activation among active keys (the next rotation is due from it).
+    oldest_activation: Option<i64>,
 }
 
 fn state_rank(state: KeyState) -> u8 {
@@ -76,6 +85,12 @@ impl KeySet {
     /// Builds the set from loaded keys. Only published keys verify; only
     /// active keys that came with a signer sign.
     pub fn build(keys: Vec<LoadedKey>) -> Self {
+        let mut pairs: Vec<String> = keys.iter().map(|k| format!("{}:{}", k.kid, k.state.as_str())).collect();
+        pairs.sort_unstable();
+        let fingerprint = pairs.join(",");
+        let next_expiry = keys.iter().filter(|k| k.state == KeyState::Retired).filter_map(|k| k.expires_at).min();
+        let oldest_activation =
+            keys.iter().filter(|k| k.state == KeyState::Active).filter_map(|k| k.activated_at).min();
         let mut published: Vec<PublishedKey> = Vec::new();
         let mut active = HashMap::new();
         for key in keys.into_iter().filter(|k| k.state.is_published()) {
@@ -97,7 +112,22 @@ impl KeySet {
         let digest = ring::digest::digest(&ring::digest::SHA256, kids.join(",").as_bytes());
         let version = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &digest.as_ref()[..9]);
         let published = published.into_iter().map(|k| (k.kid.clone(), k)).collect();
-        Self { published, active, jwks_all, jwks_by_alg, version }
+        Self { published, active, jwks_all, jwks_by_alg, version, fingerprint, next_expiry, oldest_activation }
+    }
+
+    /// Identifies the database rows this set was built from.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The next scheduled change of the published set: a retired key's expiry
+    /// or the next automatic rotation, whichever comes first.
+    pub fn next_change(&self, rotation_interval_secs: Option<i64>) -> Option<i64> {
+        let rotation = rotation_interval_secs.and_then(|i| self.oldest_activation.map(|a| a + i));
+        match (self.next_expiry, rotation) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The key a token's `kid` names, if it is published.
@@ -150,7 +180,7 @@ mod tests {
     fn loaded(alg: Alg, state: KeyState) -> LoadedKey {
         let signer = KeyMaterial::generate(alg, 2048).unwrap().signer().unwrap();
         let jwk = signer.public_jwk();
-        LoadedKey { kid: jwk.thumbprint(), state, jwk, signer: Some(signer) }
+        LoadedKey { kid: jwk.thumbprint(), state, jwk, signer: Some(signer), activated_at: None, expires_at: None }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use diesel::result::Error as DieselError;
 
 use super::master::{MasterKey, MasterKeyError};
 use super::material::{KeyError, KeyMaterial};
-use super::set::{KeySet, LoadedKey};
+use super::set::{KeySet, LoadedKey, SharedKeySet};
 use super::{Alg, KeyState, PublicJwk};
 use crate::db::keys::{KeyRow, insert_key, list_keys};
 use crate::db::{DbConnection, DbError, write_txn};
@@ -54,7 +54,7 @@ fn load_row(row: KeyRow, master: &MasterKey) -> Result<LoadedKey, StoreError> {
         }
         _ => None,
     };
-    Ok(LoadedKey { kid: row.kid, state, jwk, signer })
+    Ok(LoadedKey { kid: row.kid, state, jwk, signer, activated_at: row.activated_at, expires_at: row.expires_at })
 }
 
 /// Loads every key into a fresh key set.
@@ -62,6 +62,24 @@ pub fn load_key_set(conn: &mut DbConnection, master: &MasterKey) -> Result<KeySe
     let rows = list_keys(conn)?;
     let loaded = rows.into_iter().map(|row| load_row(row, master)).collect::<Result<Vec<_>, _>>()?;
     Ok(KeySet::build(loaded))
+}
+
+/// Rebuilds `shared` from the database if any key was added or changed state
+/// since it was built. Reading kids and states is cheap; decrypting and parsing
+/// keys happens only on a change. Returns whether the set was replaced.
+pub fn reload_if_changed(
+    conn: &mut DbConnection,
+    master: &MasterKey,
+    shared: &SharedKeySet,
+) -> Result<bool, StoreError> {
+    let states = crate::db::keys::list_key_states(conn)?;
+    let mut pairs: Vec<String> = states.iter().map(|(kid, state)| format!("{kid}:{state}")).collect();
+    pairs.sort_unstable();
+    if pairs.join(",") == shared.current().fingerprint() {
+        return Ok(false);
+    }
+    shared.replace(load_key_set(conn, master)?);
+    Ok(true)
 }
 
 /// Whether the database holds any key at all (it decides whether a missing

@@ -18,8 +18,10 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let database = db::run(&state.pool, |c| Ok(diesel::sql_query("SELECT 1").execute(c)?)).await;
     let set = state.keys.current();
-    let missing: Vec<&str> = state.algs.iter().filter(|a| set.signer(**a).is_none()).map(|a| a.as_str()).collect();
+    let missing: Vec<&str> =
+        state.key_settings.algs.iter().filter(|a| set.signer(**a).is_none()).map(|a| a.as_str()).collect();
     let active: serde_json::Map<String, serde_json::Value> = state
+        .key_settings
         .algs
         .iter()
         .filter_map(|a| set.signer(*a).map(|k| (a.as_str().to_owned(), k.kid.clone().into())))

@@ -3,6 +3,7 @@
 //! oversized body, unknown path, wrong method) gets the JSON error shape.
 
 mod accounts;
+pub mod admin;
 mod health;
 mod wellknown;
 
@@ -29,6 +30,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/.well-known/openid-configuration").route(web::get().to(wellknown::metadata)))
         .service(resource("/.well-known/oauth-authorization-server").route(web::get().to(wellknown::metadata)))
+        .service(resource("/admin/keys").route(web::get().to(admin::list_keys)))
+        .service(resource("/admin/keys/rotate").route(web::post().to(admin::rotate_keys)))
+        .service(resource("/admin/keys/{kid}/revoke").route(web::post().to(admin::revoke_key)))
+        .service(resource("/admin/users").route(web::get().to(admin::list_users)))
+        .service(resource("/admin/users/{id}").route(web::patch().to(admin::update_user)))
+        .service(resource("/admin/audit").route(web::get().to(admin::list_audit)))
         .service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/readyz").route(web::get().to(health::readyz)))
         .default_service(web::to(|| async {

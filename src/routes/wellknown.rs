@@ -36,10 +36,15 @@ pub async fn jwks(
     };
     let set = state.keys.current();
     let doc = set.jwks(alg);
-    let max_age = state.jwks_max_age.as_secs();
+    let ks = &state.key_settings;
+    // Never promise a cache lifetime beyond the next scheduled change of the set.
+    let until_change = set
+        .next_change(ks.rotation_interval.map(|d| d.as_secs() as i64))
+        .map_or(u64::MAX, |at| (at - crate::time::now()).max(0) as u64);
+    let max_age = ks.jwks_max_age.as_secs().min(until_change);
     // A stale copy is still safe to use while we are down for as long as a
     // next key is published before it signs.
-    let cache = format!("public, max-age={max_age}, stale-if-error={}", state.prepublish.as_secs());
+    let cache = format!("public, max-age={max_age}, stale-if-error={}", ks.prepublish.as_secs());
     let mut res = if matches_etag(&req, &doc.etag) { HttpResponse::NotModified() } else { HttpResponse::Ok() };
     res.insert_header((header::CACHE_CONTROL, cache))
         .insert_header((header::ETAG, doc.etag.clone()))
@@ -64,7 +69,10 @@ pub async fn preflight() -> HttpResponse {
 /// `GET /.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`.
 pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, format!("public, max-age={}", state.jwks_max_age.as_secs())))
+        .insert_header((
+            header::CACHE_CONTROL,
+            format!("public, max-age={}", state.key_settings.jwks_max_age.as_secs()),
+        ))
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
         .content_type("application/json")
         .body(state.metadata.clone())

@@ -17,6 +17,8 @@ use crate::keys::set::LoadedKey;
 use crate::keys::{KeySet, KeyState, PublicJwk};
 use crate::startup::Application;
 
+mod admin;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tessera",
@@ -41,6 +43,11 @@ pub enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Manage signing keys (acts on the database directly; works with every instance down).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Inspect tokens.
     Token {
         #[command(subcommand)]
@@ -57,6 +64,50 @@ pub enum UsersCommand {
         /// `user` or `admin`.
         #[arg(long, default_value = "user", value_parser = ["user", "admin"])]
         role: String,
+    },
+    /// List accounts.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an account's role.
+    SetRole {
+        /// The account's email (or give --id).
+        #[arg(long, required_unless_present = "id", conflicts_with = "id")]
+        email: Option<String>,
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long, value_parser = ["user", "admin"])]
+        role: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List every key with its state and times (never private material).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Promote the next key, retire the active one, create a fresh next key.
+    Rotate {
+        /// Rotate only this algorithm (RS256 or EdDSA); default: all of TESSERA_ALGS.
+        #[arg(long)]
+        alg: Option<String>,
+        /// Rotate even if the next key is younger than TESSERA_PREPUBLISH.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key: unpublished at once, its tokens rejected.
+    Revoke {
+        kid: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -99,6 +150,15 @@ pub fn run(cli: Cli, settings: Settings) -> Result<(), String> {
             Ok(())
         }
         Command::Users { command: UsersCommand::Create { email, role } } => create_user(&settings, &email, &role),
+        Command::Users { command: UsersCommand::List { json } } => admin::list_users(&settings, json),
+        Command::Users { command: UsersCommand::SetRole { email, id, role, json } } => {
+            admin::set_role(&settings, email, id, &role, json)
+        }
+        Command::Keys { command } => match command {
+            KeysCommand::List { json } => admin::list_keys(&settings, json),
+            KeysCommand::Rotate { alg, force, json } => admin::rotate(&settings, alg, force, json),
+            KeysCommand::Revoke { kid, json } => admin::revoke(&settings, &kid, json),
+        },
         Command::Token { command: TokenCommand::Verify { jwt, jwks, issuer, audience } } => {
             verify_token(&settings, &jwt, jwks, issuer, audience)
         }
@@ -191,7 +251,14 @@ fn fetch_jwks(url: &str) -> Result<KeySet, String> {
         let kid = key.get("kid").and_then(|k| k.as_str());
         match (kid, PublicJwk::from_json(key)) {
             (Some(kid), Ok(jwk)) if key.get("alg").and_then(|a| a.as_str()).is_none_or(|a| a == jwk.alg().as_str()) => {
-                loaded.push(LoadedKey { kid: kid.to_owned(), state: KeyState::Active, jwk, signer: None });
+                loaded.push(LoadedKey {
+                    kid: kid.to_owned(),
+                    state: KeyState::Active,
+                    jwk,
+                    signer: None,
+                    activated_at: None,
+                    expires_at: None,
+                });
             }
             (kid, result) => log::warn!(
                 "skipping JWKS key {kid:?}: {}",
