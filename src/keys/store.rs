@@ -151,6 +151,8 @@ pub fn ensure_keys(
             fresh.iter().filter(|r| still_missing.iter().any(|(a, s)| a.as_str() == r.alg && s.as_str() == r.state))
         {
             insert_key(c, row)?;
+            let details = serde_json::json!({"alg": row.alg, "state": row.state});
+            crate::db::audit::insert_event(c, "system", "key.created", &row.kid, details)?;
             created.push(row.kid.clone());
         }
         Ok(created)

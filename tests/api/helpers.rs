@@ -331,3 +331,51 @@ impl TestApp {
 pub fn jwt_part(token: &str, i: usize) -> Value {
     serde_json::from_slice(&B64.decode(token.split('.').nth(i).unwrap()).unwrap()).unwrap()
 }
+
+impl TestApp {
+    /// Signs up a user, makes them admin directly in the database, logs in:
+    /// returns (user id, access token).
+    pub fn new_admin(&self) -> (String, String) {
+        let (email, token) = self.new_user();
+        let id = jwt_part(&token, 1)["sub"].as_str().unwrap().to_owned();
+        let mut conn = self.state.pool.get().unwrap();
+        tessera::routes::admin::apply_user_patch(&mut conn, "test", &id, Some(tessera::domain::Role::Admin), None)
+            .unwrap();
+        let res = self.login(&email, PASSWORD);
+        assert_eq!(res.status, 200, "{}", res.body);
+        (id, res.json()["access_token"].as_str().unwrap().to_owned())
+    }
+
+    /// POST with a bearer token and a JSON body.
+    pub fn post_authed(&self, path: &str, token: &str, body: &Value) -> Resp {
+        let bearer = format!("Bearer {token}");
+        self.post_raw(path, Some("application/json"), body.to_string().as_bytes(), &[("Authorization", &bearer)])
+    }
+
+    pub fn get_authed(&self, path: &str, token: &str) -> Resp {
+        self.get_with(path, &[("Authorization", &format!("Bearer {token}"))])
+    }
+
+    pub fn patch_authed(&self, path: &str, token: &str, body: &Value) -> Resp {
+        let req = self
+            .agent
+            .patch(&self.url(path))
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", "application/json");
+        read(req.send(body.to_string().as_bytes()))
+    }
+
+    /// The kids of the JWKS, in order.
+    pub fn jwks_kids(&self) -> Vec<String> {
+        self.jwks()["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
+    }
+
+    /// Waits up to `secs` for `cond`, polling every 100 ms.
+    pub fn eventually(&self, secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        while !cond() {
+            assert!(std::time::Instant::now() < deadline, "not within {secs} s: {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}

@@ -9,4 +9,5 @@ mod errors;
 mod jwks;
 mod lifecycle;
 mod outage;
+mod rotation;
 mod tokens;
