@@ -46,6 +46,9 @@ impl DatabaseUrl {
         if path.is_empty() {
             return Err(format!("no file path in {raw:?}; {FORMS}"));
         }
+        if path.contains('?') {
+            return Err(format!("{raw:?}: sqlite:// URLs take a file path only, no query parameters"));
+        }
         if path.contains(":memory:") || path.contains("mode=memory") {
             return Err("an in-memory SQLite database would be a different database for every pooled \
                  connection; use a file path"

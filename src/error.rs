@@ -22,6 +22,10 @@ pub enum ApiError {
     /// 401 `invalid_token` with `WWW-Authenticate`; `missing` when no token came at all.
     #[error("the access token is missing, invalid or expired")]
     InvalidToken { missing: bool },
+    /// 403 `invalid_credentials`: the current password given to change it is wrong
+    /// (not 401: the bearer token was fine).
+    #[error("the current password is wrong")]
+    WrongPassword,
     /// 403: authenticated, not allowed.
     #[error("{0}")]
     Forbidden(&'static str),
@@ -37,6 +41,10 @@ pub enum ApiError {
     /// 409 `next_key_too_young`, with `ready_at`: a rotation without `force` came too early.
     #[error("{description}")]
     NextKeyTooYoung { description: String, ready_at: String },
+    /// An OAuth 2.0 error (RFC 6749 §5.2): 401 for `invalid_client` (with a
+    /// `WWW-Authenticate: Basic` challenge when `basic`), 400 otherwise.
+    #[error("{description}")]
+    OAuth { code: &'static str, description: String, basic: bool },
     /// 413: the body exceeds the route's limit.
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -56,11 +64,16 @@ impl ApiError {
         Self::BadRequest { code, description: description.into() }
     }
 
+    pub fn oauth(code: &'static str, description: impl Into<String>) -> Self {
+        Self::OAuth { code, description: description.into(), basic: false }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest { code, .. } | Self::Conflict { code, .. } => code,
             Self::NextKeyTooYoung { .. } => "next_key_too_young",
-            Self::InvalidCredentials => "invalid_credentials",
+            Self::OAuth { code, .. } => code,
+            Self::InvalidCredentials | Self::WrongPassword => "invalid_credentials",
             Self::InvalidToken { .. } => "invalid_token",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
@@ -77,8 +90,10 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::OAuth { code: "invalid_client", .. } => StatusCode::UNAUTHORIZED,
+            Self::OAuth { .. } => StatusCode::BAD_REQUEST,
             Self::InvalidCredentials | Self::InvalidToken { .. } => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::WrongPassword => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } | Self::NextKeyTooYoung { .. } => StatusCode::CONFLICT,
@@ -110,6 +125,9 @@ impl ResponseError for ApiError {
             }
             Self::Unavailable(_) => {
                 res.insert_header((header::RETRY_AFTER, "2"));
+            }
+            Self::OAuth { code: "invalid_client", basic: true, .. } => {
+                res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"tessera\"")));
             }
             _ => {}
         }

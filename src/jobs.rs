@@ -45,6 +45,10 @@ pub fn tick_once(c: &mut DbConnection, state: &AppState) -> Result<(), Lifecycle
 }
 
 fn maintain(c: &mut DbConnection, state: &AppState, now: i64) -> Result<(), LifecycleError> {
+    let purged = crate::db::sessions::purge_expired(c, now)?;
+    if purged > 0 {
+        log::debug!("purged {purged} expired sessions and deny-list entries");
+    }
     let expired = rotation::expire_due(c, now, "system")?;
     if !expired.is_empty() {
         log::info!("expired keys {}", expired.join(", "));

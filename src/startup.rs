@@ -15,9 +15,9 @@ use crate::db::{self, DbConnection, DbError};
 use crate::domain::{Email, Password, Role};
 use crate::keys::master::{MasterKey, MasterKeyError};
 use crate::keys::store::{self, StoreError};
-use crate::keys::{KeySet, SharedKeySet};
+use crate::keys::{Alg, KeySet, SharedKeySet};
 use crate::routes;
-use crate::state::{AppState, KeySettings};
+use crate::state::{AppState, KeySettings, SessionSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -65,8 +65,12 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                // The access log never prints headers, so no Authorization value reaches it.
-                .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
+                // The access log prints the path without the query string and no
+                // headers, so no token reaches it, even one sent where it does not belong.
+                .wrap(
+                    Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#)
+                        .custom_request_replace("method", |req| req.method().to_string()),
+                )
                 .configure(routes::configure)
         })
         .workers(workers)
@@ -103,12 +107,12 @@ pub fn prepare(settings: &Settings, issuer: String) -> Result<AppState, StartErr
     let master = load_master_key(&mut conn, &settings.master_key)?;
     // Loading decrypts every private half: a wrong master key stops the start
     // here, before anything below writes to the database.
-    store::load_key_set(&mut conn, &master)?;
+    store::load_key_set(&mut conn, &master, &Alg::ALL)?;
     let created = store::ensure_keys(&mut conn, &settings.algs, settings.rsa_bits, &master)?;
     if !created.is_empty() {
         log::info!("created signing keys {}", created.join(", "));
     }
-    let set = store::load_key_set(&mut conn, &master)?;
+    let set = store::load_key_set(&mut conn, &master, &settings.algs)?;
     let tokens = TokenIssuer {
         issuer: issuer.clone(),
         audience: audience.clone(),
@@ -131,8 +135,13 @@ pub fn prepare(settings: &Settings, issuer: String) -> Result<AppState, StartErr
         jwks_max_age: settings.jwks_max_age,
     };
     let metadata = routes::render_metadata(&issuer, &settings.algs);
+    let sessions = SessionSettings {
+        refresh_ttl_secs: settings.refresh_ttl.as_secs() as i64,
+        refresh_grace_secs: settings.refresh_grace.as_secs() as i64,
+    };
     Ok(AppState::new(
         pool,
+        sessions,
         SharedKeySet::new(set),
         master,
         key_settings,
@@ -165,7 +174,7 @@ fn self_test(set: &KeySet, tokens: &TokenIssuer, verifier: &Verifier, settings: 
     }
     for alg in &settings.algs {
         let issuer = TokenIssuer { alg: *alg, ..tokens.clone() };
-        let claims = issuer.user_claims("self-test", "self-test@tessera.invalid", Role::User.as_str());
+        let claims = issuer.user_claims("self-test", "self-test@tessera.invalid", Role::User.as_str(), 0);
         let token = issuer.sign(set, &claims).map_err(|e| StartError::SelfTest(format!("{alg}: {e:?}")))?;
         let verified = verifier.verify(set, &token.token).map_err(|e| StartError::SelfTest(format!("{alg}: {e}")))?;
         if verified != claims {

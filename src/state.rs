@@ -26,8 +26,16 @@ pub struct KeySettings {
     pub jwks_max_age: Duration,
 }
 
+/// Settings of refresh-token sessions.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionSettings {
+    pub refresh_ttl_secs: i64,
+    pub refresh_grace_secs: i64,
+}
+
 pub struct AppState {
     pub pool: DbPool,
+    pub sessions: SessionSettings,
     pub keys: SharedKeySet,
     pub master: MasterKey,
     pub key_settings: KeySettings,
@@ -46,6 +54,7 @@ impl AppState {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         pool: DbPool,
+        sessions: SessionSettings,
         keys: SharedKeySet,
         master: MasterKey,
         key_settings: KeySettings,
@@ -57,6 +66,7 @@ impl AppState {
     ) -> Self {
         Self {
             pool,
+            sessions,
             keys,
             master,
             key_settings,
@@ -84,7 +94,7 @@ impl AppState {
 
     /// Reloads the key set from the database if it changed.
     pub fn reload_keys(&self, conn: &mut DbConnection) -> Result<bool, StoreError> {
-        store::reload_if_changed(conn, &self.master, &self.keys)
+        store::reload_if_changed(conn, &self.master, &self.key_settings.algs, &self.keys)
     }
 
     /// For a token naming an unknown kid: reload at once, but at most once a

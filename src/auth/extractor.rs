@@ -13,6 +13,7 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
 use super::AccessClaims;
+use super::access::{Subject, check_access};
 use super::verify::{MAX_TOKEN_BYTES, Rejection};
 use crate::db::{self, users::UserRow};
 use crate::error::ApiError;
@@ -71,15 +72,15 @@ impl FromRequest for CurrentUser {
                 log::debug!("rejected token: {reason}");
                 INVALID
             })?;
-            let sub = claims.sub.clone();
-            let user = db::run(&state.pool, move |c| Ok(db::users::find_user(c, &sub)?)).await?;
-            // A disabled user's tokens, and tokens from before a password change
-            // or logout-all, stop working even though their signature is fine.
-            let user =
-                user.filter(|u| u.disabled_at.is_none() && claims.iat >= u.tokens_valid_after).ok_or_else(|| {
-                    log::debug!("rejected token: user {} is unknown, disabled or logged out", claims.sub);
-                    INVALID
-                })?;
+            let checked = claims.clone();
+            let subject = db::run(&state.pool, move |c| Ok(check_access(c, &checked)?)).await?;
+            // A disabled user's tokens, tokens from before a password change or
+            // logout-all, revoked tokens and service-client tokens stop here.
+            let Some(Subject::User(user)) = subject else {
+                log::debug!("rejected token: subject {} is unknown, disabled, logged out or not a user", claims.sub);
+                return Err(INVALID);
+            };
+            let user = *user;
             Ok(CurrentUser { user, claims })
         })
     }

@@ -2,8 +2,11 @@
 //! issuing (`token`), verification of bearer tokens (`verify`), and the
 //! extractor that turns a request into a user (`extractor`).
 
+pub mod access;
+pub mod clients;
 pub mod extractor;
 pub mod password;
+pub mod sessions;
 pub mod token;
 pub mod verify;
 

@@ -24,6 +24,18 @@ pub struct AccessClaims {
     pub email: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// Service-client tokens (client_credentials) only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+impl AccessClaims {
+    /// Whether a service client, not a user, is the subject.
+    pub fn is_client(&self) -> bool {
+        self.client_id.is_some()
+    }
 }
 
 #[derive(Serialize)]
@@ -52,19 +64,41 @@ pub struct TokenIssuer {
 }
 
 impl TokenIssuer {
-    /// Claims for a user's access token, issued now.
-    pub fn user_claims(&self, user_id: &str, email: &str, role: &str) -> AccessClaims {
-        let now = crate::time::now();
+    /// Claims for a user's access token. `not_before` is the user's
+    /// `tokens_valid_after`: a token is never dated before it, so one issued in
+    /// the same second as a logout-all still works while older ones do not.
+    pub fn user_claims(&self, user_id: &str, email: &str, role: &str, not_before: i64) -> AccessClaims {
+        let iat = crate::time::now().max(not_before);
         AccessClaims {
             iss: self.issuer.clone(),
             sub: user_id.to_owned(),
             aud: self.audience.clone(),
-            exp: now + self.ttl_secs,
-            iat: now,
-            nbf: now,
+            exp: iat + self.ttl_secs,
+            iat,
+            nbf: iat,
             jti: uuid::Uuid::new_v4().to_string(),
             email: Some(email.to_owned()),
             role: Some(role.to_owned()),
+            client_id: None,
+            scope: None,
+        }
+    }
+
+    /// Claims for a service client's access token: `sub` = `client_id`.
+    pub fn client_claims(&self, client_id: &str, scope: &str, audience: Option<&str>) -> AccessClaims {
+        let iat = crate::time::now();
+        AccessClaims {
+            iss: self.issuer.clone(),
+            sub: client_id.to_owned(),
+            aud: audience.unwrap_or(&self.audience).to_owned(),
+            exp: iat + self.ttl_secs,
+            iat,
+            nbf: iat,
+            jti: uuid::Uuid::new_v4().to_string(),
+            email: None,
+            role: None,
+            client_id: Some(client_id.to_owned()),
+            scope: Some(scope.to_owned()),
         }
     }
 

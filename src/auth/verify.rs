@@ -42,6 +42,9 @@ pub enum Rejection {
 pub struct Verifier {
     typ: TokenTyp,
     validations: HashMap<Alg, Validation>,
+    /// The same checks but `aud`, for introspection of service-client tokens
+    /// minted for their own audience (the caller checks `aud` then).
+    any_audience: HashMap<Alg, Validation>,
 }
 
 impl Verifier {
@@ -59,12 +62,36 @@ impl Verifier {
                 v.set_required_spec_claims(&["exp", "nbf", "sub", "iss", "aud"]);
                 (alg, v)
             })
+            .collect::<HashMap<_, _>>();
+        let any_audience = validations
+            .iter()
+            .map(|(alg, v)| {
+                let mut v = v.clone();
+                v.validate_aud = false;
+                v.aud = None;
+                v.set_required_spec_claims(&["exp", "nbf", "sub", "iss", "aud"]);
+                (*alg, v)
+            })
             .collect();
-        Self { typ, validations }
+        Self { typ, validations, any_audience }
     }
 
     /// Verifies `token` against the published keys of `keys`.
     pub fn verify(&self, keys: &KeySet, token: &str) -> Result<AccessClaims, Rejection> {
+        self.verify_with(keys, token, &self.validations)
+    }
+
+    /// Like `verify`, but any `aud` passes: the caller must check it.
+    pub fn verify_any_audience(&self, keys: &KeySet, token: &str) -> Result<AccessClaims, Rejection> {
+        self.verify_with(keys, token, &self.any_audience)
+    }
+
+    fn verify_with(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        validations: &HashMap<Alg, Validation>,
+    ) -> Result<AccessClaims, Rejection> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(Rejection::TooLong);
         }
@@ -80,12 +107,15 @@ impl Verifier {
         if key.alg() != alg {
             return Err(Rejection::AlgMismatch { header: alg.as_str().into(), kid });
         }
-        let validation = &self.validations[&alg];
+        let validation = &validations[&alg];
         let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, validation)
             .map_err(|e| Rejection::Claims(e.to_string()))?;
         let claims = data.claims;
         if claims.iat > crate::time::now() + LEEWAY_SECS {
             return Err(Rejection::Claims("iat is in the future".into()));
+        }
+        if claims.iat > claims.exp {
+            return Err(Rejection::Claims("iat is after exp".into()));
         }
         if claims.sub.is_empty() || claims.jti.is_empty() {
             return Err(Rejection::Claims("sub or jti is empty".into()));
@@ -110,8 +140,14 @@ impl Verifier {
         };
         let alg = text("alg")?;
         let alg = Alg::from_header(alg).ok_or_else(|| Rejection::Header(format!("alg {alg:?} is not accepted")))?;
-        // Media types compare case-insensitively (RFC 7515 §4.1.9).
-        if !text("typ")?.eq_ignore_ascii_case(self.typ.as_str()) {
+        // Media types compare case-insensitively, and `application/` may be
+        // left out (RFC 7515 §4.1.9), so `application/at+jwt` is `at+jwt`.
+        let typ = text("typ")?;
+        let typ = match (typ.get(..12), typ.get(12..)) {
+            (Some(prefix), Some(rest)) if prefix.eq_ignore_ascii_case("application/") => rest,
+            _ => typ,
+        };
+        if !typ.eq_ignore_ascii_case(self.typ.as_str()) {
             return Err(bad("typ is not the configured token type"));
         }
         Ok((alg, text("kid")?.to_owned()))

@@ -18,8 +18,12 @@ fn connect(settings: &Settings) -> Result<DbConnection, String> {
     Ok(conn)
 }
 
-fn master_key(settings: &Settings) -> Result<MasterKey, String> {
-    MasterKey::load(&settings.master_key, false).map_err(|e| e.to_string())
+/// The master key, proven against the stored keys before anything is written:
+/// a key encrypted under a wrong master key would break every instance.
+fn master_key(settings: &Settings, conn: &mut DbConnection) -> Result<MasterKey, String> {
+    let master = MasterKey::load(&settings.master_key, false).map_err(|e| e.to_string())?;
+    crate::keys::store::load_key_set(conn, &master, &Alg::ALL).map_err(|e| e.to_string())?;
+    Ok(master)
 }
 
 fn context<'a>(settings: &Settings, master: &'a MasterKey) -> KeyContext<'a> {
@@ -85,8 +89,8 @@ pub fn rotate(settings: &Settings, alg: Option<String>, force: bool, json_out: b
             vec![alg]
         }
     };
-    let master = master_key(settings)?;
     let mut conn = connect(settings)?;
+    let master = master_key(settings, &mut conn)?;
     let rotated = rotation::rotate(&mut conn, &algs, force, &context(settings, &master)).map_err(|e| e.to_string())?;
     let rows: Vec<Value> = rotated.iter().map(|r| json!(r)).collect();
     print(&json!({"rotated": rows}), json_out, |_| {
@@ -96,8 +100,8 @@ pub fn rotate(settings: &Settings, alg: Option<String>, force: bool, json_out: b
 }
 
 pub fn revoke(settings: &Settings, kid: &str, json_out: bool) -> Result<(), String> {
-    let master = master_key(settings)?;
     let mut conn = connect(settings)?;
+    let master = master_key(settings, &mut conn)?;
     let revoked = rotation::revoke(&mut conn, kid, &context(settings, &master)).map_err(|e| e.to_string())?;
     print(&json!({"revoked": revoked}), json_out, |_| {
         println!("revoked {} ({}, was {})", revoked.kid, revoked.alg, revoked.previous_state);
@@ -148,5 +152,73 @@ pub fn set_role(
     let user = apply_user_patch(&mut conn, "cli", &id, Some(role), None).map_err(|e| e.to_string())?;
     let view = user_view(&user);
     print(&view, json_out, |v| println!("{} ({}) is now {}", v["email"].as_str().unwrap_or(""), id, role.as_str()));
+    Ok(())
+}
+
+fn client_view(c: &crate::db::clients::ClientRow) -> Value {
+    json!({
+        "client_id": c.id, "name": c.name, "scope": c.scopes, "audience": c.audience, "alg": c.alg,
+        "created_at": crate::time::rfc3339(c.created_at),
+    })
+}
+
+pub fn create_client(
+    settings: &Settings,
+    name: &str,
+    scope: &str,
+    audience: Option<String>,
+    alg: Option<String>,
+    json_out: bool,
+) -> Result<(), String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err("--name must be 1 to 200 characters".into());
+    }
+    let scopes = crate::auth::clients::parse_scopes(scope)?;
+    let alg = match alg {
+        None => settings.signing_alg,
+        Some(a) => Alg::parse(&a).ok_or("--alg must be RS256 or EdDSA")?,
+    };
+    if !settings.algs.contains(&alg) {
+        return Err(format!("{alg} is not in TESSERA_ALGS"));
+    }
+    let audience = audience.map(|a| a.trim().to_owned()).filter(|a| !a.is_empty());
+    let mut conn = connect(settings)?;
+    let (row, secret) = crate::auth::clients::create_client(&mut conn, name, &scopes, audience.as_deref(), alg)
+        .map_err(|e| e.to_string())?;
+    let mut view = client_view(&row);
+    view["client_secret"] = secret.clone().into();
+    print(&view, json_out, |_| {
+        println!("client_id:     {}", row.id);
+        println!("client_secret: {secret}");
+        println!("(the secret is shown only now; tessera keeps only its hash)");
+    });
+    Ok(())
+}
+
+pub fn list_clients(settings: &Settings, json_out: bool) -> Result<(), String> {
+    let mut conn = connect(settings)?;
+    let rows = crate::db::clients::list_clients(&mut conn).map_err(|e| e.to_string())?;
+    let clients: Vec<Value> = rows.iter().map(client_view).collect();
+    print(&json!({"clients": clients}), json_out, |_| {
+        print_table(&clients, &["client_id", "name", "scope", "audience", "alg", "created_at"])
+    });
+    Ok(())
+}
+
+pub fn delete_client(settings: &Settings, id: &str) -> Result<(), String> {
+    let mut conn = connect(settings)?;
+    let deleted = db::write_txn(&mut conn, |c| -> Result<bool, diesel::result::Error> {
+        let deleted = crate::db::clients::delete_client(c, id)?;
+        if deleted {
+            crate::db::audit::insert_event(c, "cli", "client.deleted", id, json!({}))?;
+        }
+        Ok(deleted)
+    })
+    .map_err(|e| e.to_string())?;
+    if !deleted {
+        return Err(format!("no client has the id {id}"));
+    }
+    println!("deleted client {id}");
     Ok(())
 }

@@ -48,6 +48,11 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Manage service clients (client_credentials).
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
     /// Inspect tokens.
     Token {
         #[command(subcommand)]
@@ -86,6 +91,33 @@ pub enum UsersCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Create a client; prints its id and secret once (only a hash is stored).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Space-separated scopes the client may ask for.
+        #[arg(long, default_value = "")]
+        scope: String,
+        /// The `aud` of its tokens [default: TESSERA_AUDIENCE].
+        #[arg(long)]
+        audience: Option<String>,
+        /// RS256 or EdDSA [default: TESSERA_SIGNING_ALG].
+        #[arg(long)]
+        alg: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List clients (never secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a client: its tokens stop working and it gets no new ones.
+    Delete { id: String },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// List every key with its state and times (never private material).
     List {
@@ -105,6 +137,8 @@ pub enum KeysCommand {
     },
     /// Revoke a key: unpublished at once, its tokens rejected.
     Revoke {
+        /// The kid (base64url, so it may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
         #[arg(long)]
         json: bool,
@@ -154,6 +188,13 @@ pub fn run(cli: Cli, settings: Settings) -> Result<(), String> {
         Command::Users { command: UsersCommand::SetRole { email, id, role, json } } => {
             admin::set_role(&settings, email, id, &role, json)
         }
+        Command::Clients { command } => match command {
+            ClientsCommand::Create { name, scope, audience, alg, json } => {
+                admin::create_client(&settings, &name, &scope, audience, alg, json)
+            }
+            ClientsCommand::List { json } => admin::list_clients(&settings, json),
+            ClientsCommand::Delete { id } => admin::delete_client(&settings, &id),
+        },
         Command::Keys { command } => match command {
             KeysCommand::List { json } => admin::list_keys(&settings, json),
             KeysCommand::Rotate { alg, force, json } => admin::rotate(&settings, alg, force, json),
@@ -266,5 +307,5 @@ fn fetch_jwks(url: &str) -> Result<KeySet, String> {
             ),
         }
     }
-    Ok(KeySet::build(loaded))
+    Ok(KeySet::build(loaded, String::new()))
 }

@@ -7,9 +7,11 @@
 //! Queries live in one file per table and are plain sync functions.
 
 pub mod audit;
+pub mod clients;
 pub mod keys;
 pub mod leases;
 pub mod schema;
+pub mod sessions;
 pub mod users;
 
 use std::time::Duration;
@@ -66,17 +68,20 @@ impl DbError {
 pub fn establish(url: &DatabaseUrl) -> Result<DbConnection, DbError> {
     match url {
         DatabaseUrl::Sqlite(path) => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| DbError::Connect(format!("cannot create {}: {e}", dir.display())))?;
-            }
-            let path = path.to_str().ok_or_else(|| DbError::Connect("the SQLite path is not UTF-8".into()))?;
-            let mut conn = SqliteConnection::establish(path).map_err(connect_error)?;
+            let shown = path.display();
+            create_private_file(path)
+                .map_err(|e| DbError::Connect(format!("cannot create the SQLite database {shown}: {e}")))?;
+            let text =
+                path.to_str().ok_or_else(|| DbError::Connect(format!("the SQLite path {shown} is not UTF-8")))?;
+            let mut conn = SqliteConnection::establish(text).map_err(|e| {
+                DbError::Connect(format!("cannot open the SQLite database {shown}: {}", e.to_string().trim()))
+            })?;
             // busy_timeout first: switching to WAL needs a lock that another connection may hold.
             conn.batch_execute(
                 "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                  PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-            )?;
+            )
+            .map_err(|e| DbError::Connect(format!("{shown} is not a usable SQLite database: {e}")))?;
             Ok(DbConnection::Sqlite(conn))
         }
         DatabaseUrl::Postgres(url) => {
@@ -88,6 +93,27 @@ pub fn establish(url: &DatabaseUrl) -> Result<DbConnection, DbError> {
             };
             Ok(DbConnection::Postgres(PgConnection::establish(&url).map_err(connect_error)?))
         }
+    }
+}
+
+/// Creates the database file (and its folder) readable by its owner only: it
+/// holds password hashes and encrypted keys. An existing file is left as it is.
+fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

@@ -87,12 +87,22 @@ pub fn count_other_enabled_admins(conn: &mut DbConnection, except: &str) -> Quer
         .get_result(conn)
 }
 
-/// Disables (and ends every session and access token issued until now) or re-enables.
+/// Access tokens of a user issued before this call stop working: their `iat`
+/// is at most `now`, and tokens issued from here on carry `iat >= now + 1`
+/// (the issuer never dates a token before `tokens_valid_after`).
+pub fn invalidate_tokens(conn: &mut DbConnection, id: &str, now: i64) -> QueryResult<bool> {
+    diesel::update(users::table.find(id))
+        .set((users::tokens_valid_after.eq(now + 1), users::updated_at.eq(now)))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// Disables (ending every access token issued until now) or re-enables.
 pub fn set_disabled(conn: &mut DbConnection, id: &str, disabled: bool, now: i64) -> QueryResult<bool> {
     let target = users::table.find(id);
     let n = if disabled {
         diesel::update(target)
-            .set((users::disabled_at.eq(now), users::tokens_valid_after.eq(now), users::updated_at.eq(now)))
+            .set((users::disabled_at.eq(now), users::tokens_valid_after.eq(now + 1), users::updated_at.eq(now)))
             .execute(conn)?
     } else {
         diesel::update(target).set((users::disabled_at.eq(None::<i64>), users::updated_at.eq(now))).execute(conn)?

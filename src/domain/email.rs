@@ -21,8 +21,8 @@ impl Email {
         if display.chars().count() > 254 {
             return Err("email is longer than 254 characters");
         }
-        if display.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err("email contains whitespace or control characters");
+        if display.chars().any(|c| c.is_whitespace() || c.is_control() || is_invisible(c)) {
+            return Err("email contains whitespace, control or invisible characters");
         }
         let mut parts = display.split('@');
         let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
@@ -44,6 +44,13 @@ impl Email {
     pub fn normalized(&self) -> &str {
         &self.normalized
     }
+}
+
+/// Format characters that render as nothing but change how text reads:
+/// zero-width spaces and joiners, bidirectional overrides, the BOM, soft hyphen.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
 }
 
 /// NFC, then Unicode lower case, of the trimmed input. Login looks accounts up
@@ -88,6 +95,8 @@ mod tests {
             "a@.x",
             long.as_str(),
             "a\u{0}@x.test",
+            "rtl\u{202e}@x.test",
+            "a@\u{200b}",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?}");
         }

@@ -29,9 +29,11 @@ pub enum MasterKeyError {
     Encrypt(String),
 }
 
-/// The key that encrypts private keys at rest. `Debug` hides it.
+/// The key that encrypts private keys at rest, and from which the other
+/// server secrets are derived (HKDF-SHA256, one `info` label each). `Debug` hides it.
 pub struct MasterKey {
     key: LessSafeKey,
+    refresh_successor: ring::hmac::Key,
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -44,7 +46,15 @@ impl MasterKey {
     pub fn from_bytes(bytes: &[u8; 32]) -> Self {
         // AES-256 takes any 32 bytes, so this cannot fail.
         let unbound = UnboundKey::new(&AES_256_GCM, bytes).expect("32 bytes is an AES-256 key");
-        Self { key: LessSafeKey::new(unbound) }
+        let prk = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"tessera").extract(bytes);
+        // One 32-byte output for HMAC-SHA256 is far below HKDF's limit, so this cannot fail.
+        let okm = prk.expand(&[b"refresh-token successor v1"], ring::hmac::HMAC_SHA256).expect("HKDF expand");
+        Self { key: LessSafeKey::new(unbound), refresh_successor: ring::hmac::Key::from(okm) }
+    }
+
+    /// The key under which a used refresh token derives its successor.
+    pub fn refresh_successor_key(&self) -> &ring::hmac::Key {
+        &self.refresh_successor
     }
 
     /// Reads the master key. With `create`, a missing key file is created

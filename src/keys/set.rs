@@ -84,10 +84,8 @@ fn state_rank(state: KeyState) -> u8 {
 impl KeySet {
     /// Builds the set from loaded keys. Only published keys verify; only
     /// active keys that came with a signer sign.
-    pub fn build(keys: Vec<LoadedKey>) -> Self {
-        let mut pairs: Vec<String> = keys.iter().map(|k| format!("{}:{}", k.kid, k.state.as_str())).collect();
-        pairs.sort_unstable();
-        let fingerprint = pairs.join(",");
+    /// `fingerprint` identifies the database rows the keys came from (see `store`).
+    pub fn build(keys: Vec<LoadedKey>, fingerprint: String) -> Self {
         let next_expiry = keys.iter().filter(|k| k.state == KeyState::Retired).filter_map(|k| k.expires_at).min();
         let oldest_activation =
             keys.iter().filter(|k| k.state == KeyState::Active).filter_map(|k| k.activated_at).min();
@@ -192,7 +190,7 @@ mod tests {
             loaded(Alg::EdDsa, KeyState::Active),
         ];
         let kids: Vec<String> = keys.iter().map(|k| k.kid.clone()).collect();
-        let set = KeySet::build(keys);
+        let set = KeySet::build(keys, String::new());
         let doc: serde_json::Value = serde_json::from_str(&set.jwks(None).body).unwrap();
         let order: Vec<&str> = doc["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
         assert_eq!(order, vec![kids[3].as_str(), kids[1].as_str(), kids[0].as_str()]);

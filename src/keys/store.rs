@@ -57,11 +57,24 @@ fn load_row(row: KeyRow, master: &MasterKey) -> Result<LoadedKey, StoreError> {
     Ok(LoadedKey { kid: row.kid, state, jwk, signer, activated_at: row.activated_at, expires_at: row.expires_at })
 }
 
-/// Loads every key into a fresh key set.
-pub fn load_key_set(conn: &mut DbConnection, master: &MasterKey) -> Result<KeySet, StoreError> {
+/// Identifies a set of rows by every kid and state, whatever the algorithm.
+fn fingerprint<'a>(rows: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut pairs: Vec<String> = rows.map(|(kid, state)| format!("{kid}:{state}")).collect();
+    pairs.sort_unstable();
+    pairs.join(",")
+}
+
+/// Loads the keys of the configured algorithms into a fresh key set. Keys of
+/// an algorithm dropped from TESSERA_ALGS are neither published nor accepted.
+pub fn load_key_set(conn: &mut DbConnection, master: &MasterKey, algs: &[Alg]) -> Result<KeySet, StoreError> {
     let rows = list_keys(conn)?;
-    let loaded = rows.into_iter().map(|row| load_row(row, master)).collect::<Result<Vec<_>, _>>()?;
-    Ok(KeySet::build(loaded))
+    let print = fingerprint(rows.iter().map(|r| (r.kid.as_str(), r.state.as_str())));
+    let loaded = rows
+        .into_iter()
+        .filter(|row| Alg::from_header(&row.alg).is_some_and(|a| algs.contains(&a)))
+        .map(|row| load_row(row, master))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(KeySet::build(loaded, print))
 }
 
 /// Rebuilds `shared` from the database if any key was added or changed state
@@ -70,15 +83,14 @@ pub fn load_key_set(conn: &mut DbConnection, master: &MasterKey) -> Result<KeySe
 pub fn reload_if_changed(
     conn: &mut DbConnection,
     master: &MasterKey,
+    algs: &[Alg],
     shared: &SharedKeySet,
 ) -> Result<bool, StoreError> {
     let states = crate::db::keys::list_key_states(conn)?;
-    let mut pairs: Vec<String> = states.iter().map(|(kid, state)| format!("{kid}:{state}")).collect();
-    pairs.sort_unstable();
-    if pairs.join(",") == shared.current().fingerprint() {
+    if fingerprint(states.iter().map(|(k, s)| (k.as_str(), s.as_str()))) == shared.current().fingerprint() {
         return Ok(false);
     }
-    shared.replace(load_key_set(conn, master)?);
+    shared.replace(load_key_set(conn, master, algs)?);
     Ok(true)
 }
 

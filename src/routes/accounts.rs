@@ -4,7 +4,8 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::CurrentUser;
+use super::json::JsonObject;
+use crate::auth::{CurrentUser, sessions};
 use crate::db::{self, users::UserRow};
 use crate::domain::{Email, Password, PasswordError, Role, normalize_email};
 use crate::error::ApiError;
@@ -17,20 +18,16 @@ pub struct Credentials {
     password: String,
 }
 
-/// A JSON body that must be an object: serde's derive would also read a
-/// struct from an array in field order (`["a@b", "pw"]`), which is not our API.
-pub type JsonObject = web::Json<serde_json::Map<String, serde_json::Value>>;
-
-pub fn from_object<T: serde::de::DeserializeOwned>(body: JsonObject) -> Result<T, ApiError> {
-    serde_json::from_value(serde_json::Value::Object(body.into_inner()))
-        .map_err(|e| ApiError::bad_request("invalid_request", format!("invalid JSON body: {e}")))
-}
-
+/// RFC 6749 §5.1: no `refresh_token` for client_credentials, `scope` only for it.
 #[derive(Serialize)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -59,22 +56,36 @@ struct SignupResponse {
     user: UserView,
 }
 
-fn password_error(e: PasswordError) -> ApiError {
+pub fn password_error(e: PasswordError) -> ApiError {
     match e {
         PasswordError::Common => ApiError::bad_request("weak_password", e.to_string()),
         _ => ApiError::bad_request("invalid_password", e.to_string()),
     }
 }
 
-fn token_for(state: &AppState, user: &UserRow) -> Result<TokenResponse, ApiError> {
-    let claims = state.tokens.user_claims(&user.id, &user.email, &user.role);
+/// An access token for `user`, and the refresh token given (a new session's, or a successor).
+pub fn user_tokens(state: &AppState, user: &UserRow, refresh_token: String) -> Result<TokenResponse, ApiError> {
+    let claims = state.tokens.user_claims(&user.id, &user.email, &user.role, user.tokens_valid_after);
     let issued = state.tokens.sign(&state.keys.current(), &claims)?;
-    Ok(TokenResponse { access_token: issued.token, token_type: "Bearer", expires_in: issued.expires_in })
+    Ok(TokenResponse {
+        access_token: issued.token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+        refresh_token: Some(refresh_token),
+        scope: None,
+    })
+}
+
+/// Starts a session (refresh-token family) for `user` and issues both tokens.
+async fn new_session(state: &AppState, user: &UserRow) -> Result<TokenResponse, ApiError> {
+    let (id, ttl) = (user.id.clone(), state.sessions.refresh_ttl_secs);
+    let refresh = db::run(&state.pool, move |c| sessions::start_session(c, &id, ttl)).await?;
+    user_tokens(state, user, refresh)
 }
 
 /// `POST /v1/signup`: 201 with a token response and the new user.
-pub async fn signup(state: web::Data<AppState>, body: JsonObject) -> Result<HttpResponse, ApiError> {
-    let Credentials { email, password } = from_object(body)?;
+pub async fn signup(state: web::Data<AppState>, body: JsonObject<Credentials>) -> Result<HttpResponse, ApiError> {
+    let Credentials { email, password } = body.into_inner().0;
     let email = Email::parse(&email).map_err(|m| ApiError::bad_request("invalid_email", m))?;
     let password = Password::parse(&password, state.password_min).map_err(password_error)?;
     let password_hash = state.hasher.hash(password).await?;
@@ -90,7 +101,7 @@ pub async fn signup(state: web::Data<AppState>, body: JsonObject) -> Result<Http
         other => other?,
     }
     log::info!("user {} signed up", user.id);
-    let token = token_for(&state, &user)?;
+    let token = new_session(&state, &user).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(SignupResponse { token, user: UserView::from(&user) }))
@@ -98,8 +109,8 @@ pub async fn signup(state: web::Data<AppState>, body: JsonObject) -> Result<Http
 
 /// `POST /v1/login`: 200 with a token response. Unknown email, wrong password
 /// and a disabled account are one answer, after the same amount of hashing.
-pub async fn login(state: web::Data<AppState>, body: JsonObject) -> Result<HttpResponse, ApiError> {
-    let Credentials { email, password } = from_object(body)?;
+pub async fn login(state: web::Data<AppState>, body: JsonObject<Credentials>) -> Result<HttpResponse, ApiError> {
+    let Credentials { email, password } = body.into_inner().0;
     let normalized = normalize_email(&email);
     let user = db::run(&state.pool, move |c| Ok(db::users::find_user_by_email(c, &normalized)?)).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
@@ -110,7 +121,7 @@ pub async fn login(state: web::Data<AppState>, body: JsonObject) -> Result<HttpR
     if verified.needs_rehash {
         rehash(&state, &user, Password::normalize(&password)).await;
     }
-    let token = token_for(&state, &user)?;
+    let token = new_session(&state, &user).await?;
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(token))
 }
 

@@ -7,7 +7,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::accounts::{JsonObject, from_object};
+use super::body::LimitedBody;
+use super::json::{JsonObject, Object};
 use crate::auth::AdminUser;
 use crate::db::{self, audit, keys::KeyRow, users::UserRow};
 use crate::domain::Role;
@@ -58,7 +59,7 @@ pub async fn list_keys(_admin: AdminUser, state: web::Data<AppState>) -> Result<
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RotateRequest {
+pub struct RotateRequest {
     alg: Option<String>,
     #[serde(default)]
     force: bool,
@@ -69,10 +70,11 @@ pub async fn rotate_keys(
     admin: AdminUser,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    body: LimitedBody,
 ) -> Result<HttpResponse, ApiError> {
     // The body is optional (rotate everything), but a body that is there must
     // parse: a typo must not turn into "rotate all algorithms".
+    let body = body.0;
     let req: RotateRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RotateRequest { alg: None, force: false }
     } else {
@@ -83,12 +85,9 @@ pub async fn rotate_keys(
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let value: Value = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request("invalid_request", format!("invalid JSON body: {e}")))?;
-        let Value::Object(map) = value else {
-            return Err(ApiError::bad_request("invalid_request", "the body must be a JSON object"));
-        };
-        from_object(web::Json(map))?
+        serde_json::from_slice::<Object<RotateRequest>>(&body)
+            .map_err(|e| ApiError::bad_request("invalid_request", format!("invalid JSON body: {e}")))?
+            .0
     };
     let algs = match req.alg.as_deref() {
         None => state.key_settings.algs.clone(),
@@ -169,7 +168,7 @@ pub async fn list_users(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct UserPatch {
+pub struct UserPatch {
     role: Option<String>,
     disabled: Option<bool>,
 }
@@ -179,9 +178,9 @@ pub async fn update_user(
     admin: AdminUser,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: JsonObject,
+    body: JsonObject<UserPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let patch: UserPatch = from_object(body)?;
+    let patch = body.into_inner().0;
     let role = match patch.role.as_deref() {
         None => None,
         Some(r) => {
@@ -222,6 +221,9 @@ pub fn apply_user_patch(
         }
         if let Some(disabled) = disabled.filter(|d| *d != user.disabled_at.is_some()) {
             db::users::set_disabled(c, id, disabled, now)?;
+            if disabled {
+                db::sessions::revoke_user_families(c, id, now)?;
+            }
             let action = if disabled { "user.disabled" } else { "user.enabled" };
             audit::insert_event(c, actor, action, id, json!({}))?;
         }

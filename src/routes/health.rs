@@ -1,7 +1,6 @@
 //! Liveness and readiness.
 
 use actix_web::{HttpResponse, web};
-use diesel::RunQueryDsl;
 use serde_json::json;
 
 use crate::db;
@@ -16,7 +15,8 @@ pub async fn healthz() -> HttpResponse {
 /// active key, so the JWKS cannot lack one. Reports the key-set version so an
 /// operator can see that all instances converged.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let database = db::run(&state.pool, |c| Ok(diesel::sql_query("SELECT 1").execute(c)?)).await;
+    // Reading the key table (not just `SELECT 1`) proves the schema is there too.
+    let database = db::run(&state.pool, |c| Ok(db::keys::list_key_states(c)?)).await;
     let set = state.keys.current();
     let missing: Vec<&str> =
         state.key_settings.algs.iter().filter(|a| set.signer(**a).is_none()).map(|a| a.as_str()).collect();

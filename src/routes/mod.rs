@@ -4,12 +4,17 @@
 
 mod accounts;
 pub mod admin;
+mod body;
 mod health;
+mod json;
+mod oauth;
+mod sessions;
 mod wellknown;
 
 pub use wellknown::render_metadata;
 
 use actix_web::error::{InternalError, JsonPayloadError, QueryPayloadError};
+use actix_web::http::header;
 use actix_web::{Resource, ResponseError, web};
 
 use crate::error::ApiError;
@@ -20,33 +25,62 @@ pub const AUTH_BODY_LIMIT: usize = 16 * 1024;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config())
         .app_data(web::QueryConfig::default().error_handler(query_error))
-        .service(resource("/v1/signup").route(web::post().to(accounts::signup)))
-        .service(resource("/v1/login").route(web::post().to(accounts::login)))
-        .service(resource("/v1/me").route(web::get().to(accounts::me)))
+        .service(resource("/v1/signup", "POST").route(web::post().to(accounts::signup)))
+        .service(resource("/v1/login", "POST").route(web::post().to(accounts::login)))
+        .service(resource("/v1/me", "GET, HEAD").route(web::get().to(accounts::me)).route(web::head().to(accounts::me)))
+        .service(resource("/v1/token/refresh", "POST").route(web::post().to(sessions::refresh)))
+        .service(resource("/v1/logout", "POST").route(web::post().to(sessions::logout)))
+        .service(resource("/v1/logout-all", "POST").route(web::post().to(sessions::logout_all)))
+        .service(resource("/v1/password", "POST").route(web::post().to(sessions::change_password)))
         .service(
-            resource("/.well-known/jwks.json")
+            web::scope("/oauth2")
+                .service(resource("/token", "POST").route(web::post().to(oauth::token)))
+                .service(resource("/revoke", "POST").route(web::post().to(oauth::revoke)))
+                .service(resource("/introspect", "POST").route(web::post().to(oauth::introspect))),
+        )
+        .service(
+            resource("/.well-known/jwks.json", "GET, HEAD, OPTIONS")
                 .route(web::get().to(wellknown::jwks))
+                .route(web::head().to(wellknown::jwks))
                 .route(web::route().method(actix_web::http::Method::OPTIONS).to(wellknown::preflight)),
         )
-        .service(resource("/.well-known/openid-configuration").route(web::get().to(wellknown::metadata)))
-        .service(resource("/.well-known/oauth-authorization-server").route(web::get().to(wellknown::metadata)))
-        .service(resource("/admin/keys").route(web::get().to(admin::list_keys)))
-        .service(resource("/admin/keys/rotate").route(web::post().to(admin::rotate_keys)))
-        .service(resource("/admin/keys/{kid}/revoke").route(web::post().to(admin::revoke_key)))
-        .service(resource("/admin/users").route(web::get().to(admin::list_users)))
-        .service(resource("/admin/users/{id}").route(web::patch().to(admin::update_user)))
-        .service(resource("/admin/audit").route(web::get().to(admin::list_audit)))
-        .service(resource("/healthz").route(web::get().to(health::healthz)))
-        .service(resource("/readyz").route(web::get().to(health::readyz)))
+        .service(
+            resource("/.well-known/openid-configuration", "GET, HEAD")
+                .route(web::get().to(wellknown::metadata))
+                .route(web::head().to(wellknown::metadata)),
+        )
+        .service(
+            resource("/.well-known/oauth-authorization-server", "GET, HEAD")
+                .route(web::get().to(wellknown::metadata))
+                .route(web::head().to(wellknown::metadata)),
+        )
+        .service(resource("/admin/keys", "GET").route(web::get().to(admin::list_keys)))
+        .service(resource("/admin/keys/rotate", "POST").route(web::post().to(admin::rotate_keys)))
+        .service(resource("/admin/keys/{kid}/revoke", "POST").route(web::post().to(admin::revoke_key)))
+        .service(resource("/admin/users", "GET").route(web::get().to(admin::list_users)))
+        .service(resource("/admin/users/{id}", "PATCH").route(web::patch().to(admin::update_user)))
+        .service(resource("/admin/audit", "GET").route(web::get().to(admin::list_audit)))
+        .service(
+            resource("/healthz", "GET, HEAD")
+                .route(web::get().to(health::healthz))
+                .route(web::head().to(health::healthz)),
+        )
+        .service(
+            resource("/readyz", "GET, HEAD").route(web::get().to(health::readyz)).route(web::head().to(health::readyz)),
+        )
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::NotFound("no such endpoint"))
         }));
 }
 
-/// A resource that answers a method it does not serve with a JSON 405.
-fn resource(path: &str) -> Resource {
-    web::resource(path)
-        .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed) }))
+/// A resource that answers a method it does not serve with a JSON 405 and
+/// the `Allow` header RFC 9110 asks for.
+fn resource(path: &str, allow: &'static str) -> Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        let mut res = ApiError::MethodNotAllowed.error_response();
+        res.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        res
+    }))
 }
 
 fn json_config() -> web::JsonConfig {

@@ -4,6 +4,8 @@
 mod helpers;
 
 mod accounts;
+mod admin;
+mod admin_cli;
 mod cli;
 mod errors;
 mod jwks;

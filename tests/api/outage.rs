@@ -37,14 +37,16 @@ fn a_dropped_postgres_database_gives_503_not_invalid_credentials() {
 #[test]
 fn a_locked_sqlite_database_gives_503_on_write() {
     let Some(app) = spawn_app(Backend::Sqlite) else { return };
-    let (email, _) = app.new_user();
+    let (email, token) = app.new_user();
     let DatabaseUrl::Sqlite(path) = &app.db.url else { unreachable!() };
     let mut locker = diesel::sqlite::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
     locker.batch_execute("BEGIN EXCLUSIVE").unwrap();
     // The writer waits out busy_timeout, then gives up: 503, not "email taken" or a 500.
     assert_unavailable(&app.signup("another@example.test", PASSWORD), "signup while locked");
+    // A login writes its session, so it waits too: 503, never "invalid credentials".
+    assert_unavailable(&app.login(&email, PASSWORD), "login while locked");
     // Readers are not blocked in WAL mode.
-    assert_eq!(app.login(&email, PASSWORD).status, 200);
+    assert_eq!(app.me(&token).status, 200);
     locker.batch_execute("ROLLBACK").unwrap();
     assert_eq!(app.signup("another@example.test", PASSWORD).status, 201, "the same signup works once the lock is gone");
 }

@@ -89,9 +89,13 @@ both_backends! {
         let now = tessera::time::now();
         let mut c = app.valid_claims(&sub);
         c["exp"] = json!(now - 10);
+        c["iat"] = json!(now - 100);
+        c["nbf"] = json!(now - 100);
+        assert_eq!(app.me(&app.forge(Alg::Rs256, &header, &c)).status, 200, "expired 10 s ago");
+        let mut c = app.valid_claims(&sub);
         c["nbf"] = json!(now + 10);
         c["iat"] = json!(now + 10);
-        assert_eq!(app.me(&app.forge(Alg::Rs256, &header, &c)).status, 200);
+        assert_eq!(app.me(&app.forge(Alg::Rs256, &header, &c)).status, 200, "issued 10 s ahead");
     }
 
     fn time_claims_outside_the_leeway_are_rejected(backend) {
@@ -107,6 +111,12 @@ both_backends! {
             c[claim] = json!(value);
             assert_rejected(&app, &app.forge(Alg::Rs256, &header, &c), why);
         }
+        // Issued after it expired (exp still inside the leeway): contradictory.
+        let mut c = app.valid_claims(&sub);
+        c["exp"] = json!(now - 20);
+        c["iat"] = json!(now - 10);
+        c["nbf"] = json!(now - 100);
+        assert_rejected(&app, &app.forge(Alg::Rs256, &header, &c), "iat after exp");
         let mut c = app.valid_claims(&sub);
         c["exp"] = json!("9999999999");
         assert_rejected(&app, &app.forge(Alg::Rs256, &header, &c), "exp as a string");
