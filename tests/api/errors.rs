@@ -174,7 +174,22 @@ both_backends! {
         assert_error(&res, 405, "method_not_allowed", "POST /v1/me");
         let res = to_resp(agent().put(&app.url("/healthz")).send(""));
         assert_error(&res, 405, "method_not_allowed", "PUT /healthz");
+        assert_eq!(res.header("allow"), Some("GET, HEAD"), "405 names the allowed methods");
+        assert_eq!(app.get("/v1/login").header("allow"), Some("POST"));
         assert_still_serving(&app);
+    }
+
+    fn head_works_wherever_get_does(backend) {
+        let Some(app) = spawn_app(backend) else { return };
+        for path in ["/.well-known/jwks.json", "/.well-known/openid-configuration", "/healthz", "/readyz"] {
+            let get = app.get(path);
+            let head = to_resp(agent().head(&app.url(path)).call());
+            assert_eq!(head.status, 200, "HEAD {path}");
+            assert!(head.body.is_empty(), "HEAD {path} has no body");
+            assert_eq!(head.header("content-type"), get.header("content-type"), "HEAD {path}");
+        }
+        let head = to_resp(agent().head(&app.url("/.well-known/jwks.json")).call());
+        assert_eq!(head.header("etag"), app.get("/.well-known/jwks.json").header("etag"));
     }
 
     fn me_without_authorization_is_401_with_a_bearer_challenge(backend) {

@@ -88,6 +88,29 @@ both_backends! {
         assert_eq!(login.status, 200, "{}", login.body);
     }
 
+    fn dropping_an_algorithm_from_tessera_algs_unpublishes_and_rejects_its_keys(backend) {
+        let Some(db) = TestDb::new(backend) else { return };
+        let mut settings = test_settings(&db);
+        settings.issuer = Some("http://tessera.test".into());
+        let app = start(settings.clone()).expect("the first start");
+        let (_, token) = app.new_user();
+        let sub = jwt_part(&token, 1)["sub"].as_str().unwrap().to_owned();
+        let ed_kid = app.active_kid(tessera::keys::Alg::EdDsa);
+        let header = serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": ed_kid});
+        let ed_token = app.forge(tessera::keys::Alg::EdDsa, &header, &app.valid_claims(&sub));
+        assert_eq!(app.me(&ed_token).status, 200);
+        drop(app);
+
+        let mut narrowed = settings;
+        narrowed.algs = vec![tessera::keys::Alg::Rs256];
+        let app = start(narrowed).expect("the narrowed start");
+        let jwks = app.jwks();
+        assert!(jwks["keys"].as_array().unwrap().iter().all(|k| k["alg"] == "RS256"), "{jwks}");
+        assert_eq!(app.get("/.well-known/jwks.json?alg=EdDSA").json()["keys"], serde_json::json!([]));
+        assert_eq!(app.me(&ed_token).status, 401, "a token of a dropped algorithm is refused");
+        assert_eq!(app.me(&token).status, 200);
+    }
+
     fn a_wrong_master_key_stops_the_start_and_changes_nothing(backend) {
         let Some(db) = TestDb::new(backend) else { return };
         let mut settings = test_settings(&db);
@@ -104,6 +127,17 @@ both_backends! {
         assert!(message.contains("master key"), "{message}");
         assert_eq!(snapshot(&db), before, "a refused start changed the database");
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_sqlite_database_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(app) = spawn_app(Backend::Sqlite) else { return };
+    let tessera::config::DatabaseUrl::Sqlite(path) = &app.db.url else { unreachable!() };
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(path), 0o600, "database file");
+    assert_eq!(mode(path.parent().unwrap()), 0o700, "database folder");
 }
 
 #[test]
