@@ -51,6 +51,9 @@ pub enum ApiError {
     /// 415: not `application/json`.
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
+    /// 429 with `Retry-After` (seconds): too many failed logins.
+    #[error("too many failed attempts; retry in {0} seconds")]
+    TooManyRequests(i64),
     /// 503 with `Retry-After`: the database is busy or down. The cause is logged.
     #[error("the service is temporarily unavailable, retry shortly")]
     Unavailable(String),
@@ -80,6 +83,7 @@ impl ApiError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::TooManyRequests(_) => "too_many_requests",
             Self::Unavailable(_) => "temporarily_unavailable",
             Self::Internal(_) => "server_error",
         }
@@ -99,6 +103,7 @@ impl ResponseError for ApiError {
             Self::Conflict { .. } | Self::NextKeyTooYoung { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -125,6 +130,9 @@ impl ResponseError for ApiError {
             }
             Self::Unavailable(_) => {
                 res.insert_header((header::RETRY_AFTER, "2"));
+            }
+            Self::TooManyRequests(secs) => {
+                res.insert_header((header::RETRY_AFTER, secs.max(&1).to_string()));
             }
             Self::OAuth { code: "invalid_client", basic: true, .. } => {
                 res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"tessera\"")));

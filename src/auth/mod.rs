@@ -7,6 +7,7 @@ pub mod clients;
 pub mod extractor;
 pub mod password;
 pub mod sessions;
+pub mod throttle;
 pub mod token;
 pub mod verify;
 

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod clients;
+pub mod failures;
 pub mod keys;
 pub mod leases;
 pub mod schema;

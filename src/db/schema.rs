@@ -86,3 +86,12 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    auth_failures (subject) {
+        subject -> Text,
+        window_start -> BigInt,
+        failures -> BigInt,
+        last_failure -> BigInt,
+    }
+}

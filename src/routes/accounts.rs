@@ -1,11 +1,11 @@
 //! Signup, login and the current user (SPEC §4, §5).
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::json::JsonObject;
-use crate::auth::{CurrentUser, sessions};
+use crate::auth::{CurrentUser, sessions, throttle};
 use crate::db::{self, users::UserRow};
 use crate::domain::{Email, Password, PasswordError, Role, normalize_email};
 use crate::error::ApiError;
@@ -109,15 +109,31 @@ pub async fn signup(state: web::Data<AppState>, body: JsonObject<Credentials>) -
 
 /// `POST /v1/login`: 200 with a token response. Unknown email, wrong password
 /// and a disabled account are one answer, after the same amount of hashing.
-pub async fn login(state: web::Data<AppState>, body: JsonObject<Credentials>) -> Result<HttpResponse, ApiError> {
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: JsonObject<Credentials>,
+) -> Result<HttpResponse, ApiError> {
     let Credentials { email, password } = body.into_inner().0;
     let normalized = normalize_email(&email);
-    let user = db::run(&state.pool, move |c| Ok(db::users::find_user_by_email(c, &normalized)?)).await?;
+    let addr = req.peer_addr().map(|a| a.ip());
+    // Throttled before any hashing, so refused guesses cost us nothing.
+    let key = normalized.clone();
+    let found = db::run(&state.pool, move |c| {
+        if let Some(wait) = throttle::retry_after(c, &key, addr)? {
+            return Ok(Err(wait));
+        }
+        Ok(Ok(db::users::find_user_by_email(c, &key)?))
+    })
+    .await?;
+    let user = found.map_err(ApiError::TooManyRequests)?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let verified = state.hasher.verify(Password::normalize(&password), stored).await?;
     let Some(user) = user.filter(|u| verified.ok && u.disabled_at.is_none()) else {
+        db::run(&state.pool, move |c| Ok(throttle::record_failure(c, &normalized, addr)?)).await?;
         return Err(ApiError::InvalidCredentials);
     };
+    db::run(&state.pool, move |c| Ok(throttle::record_success(c, &normalized, addr)?)).await?;
     if verified.needs_rehash {
         rehash(&state, &user, Password::normalize(&password)).await;
     }

@@ -12,4 +12,5 @@ mod jwks;
 mod lifecycle;
 mod outage;
 mod rotation;
+mod throttle;
 mod tokens;

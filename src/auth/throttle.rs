@@ -1,0 +1,122 @@
+//! Throttling of failed logins (SPEC §5), shared by every instance through
+//! the database. Three counters per attempt, each over a one-hour window:
+//!
+//! - the account and client address together: after 5 failures each further
+//!   try waits 1, 2, 4 … up to 60 seconds (slows guessing from one place);
+//! - the account alone: at most 100 failures an hour, then 429 until the
+//!   window ends (caps guessing from many places);
+//! - the client address alone: at most 1000 failures an hour.
+//!
+//! The delays are keyed by address, so an attacker elsewhere slows down only
+//! themselves; the real user is refused only once an account has taken 100
+//! failures within the hour, and never for more than that hour. Unknown and
+//! known emails are counted alike, so throttling reveals nothing about them.
+
+use std::net::IpAddr;
+
+use diesel::QueryResult;
+
+use crate::db::failures::{FailureRow, clear_failures, find_failures, save_failures};
+use crate::db::{DbConnection, write_txn};
+
+pub const WINDOW_SECS: i64 = 3600;
+const ACCOUNT_LIMIT: i64 = 100;
+const ADDRESS_LIMIT: i64 = 1000;
+const FREE_FAILURES: i64 = 5;
+const MAX_DELAY_SECS: i64 = 60;
+
+struct Counter {
+    subject: String,
+    limit: Option<i64>,
+    delays: bool,
+}
+
+fn counters(email_normalized: &str, addr: Option<IpAddr>) -> Vec<Counter> {
+    let mut v =
+        vec![Counter { subject: format!("account:{email_normalized}"), limit: Some(ACCOUNT_LIMIT), delays: false }];
+    if let Some(ip) = addr {
+        v.push(Counter { subject: format!("pair:{ip}|{email_normalized}"), limit: None, delays: true });
+        v.push(Counter { subject: format!("addr:{ip}"), limit: Some(ADDRESS_LIMIT), delays: false });
+    }
+    v
+}
+
+/// Seconds until `row`'s subject may try again, if it must wait.
+fn wait(row: &FailureRow, counter: &Counter, now: i64) -> Option<i64> {
+    if now - row.window_start >= WINDOW_SECS {
+        return None;
+    }
+    if counter.limit.is_some_and(|limit| row.failures >= limit) {
+        return Some(row.window_start + WINDOW_SECS - now);
+    }
+    if counter.delays && row.failures >= FREE_FAILURES {
+        let delay = (1i64 << (row.failures - FREE_FAILURES).min(6)).min(MAX_DELAY_SECS);
+        let wait = row.last_failure + delay - now;
+        return (wait > 0).then_some(wait);
+    }
+    None
+}
+
+/// How long the caller must wait before this login may be tried, if at all.
+pub fn retry_after(c: &mut DbConnection, email_normalized: &str, addr: Option<IpAddr>) -> QueryResult<Option<i64>> {
+    let now = crate::time::now();
+    let mut longest = None;
+    for counter in counters(email_normalized, addr) {
+        if let Some(row) = find_failures(c, &counter.subject)? {
+            longest = longest.max(wait(&row, &counter, now));
+        }
+    }
+    Ok(longest)
+}
+
+/// Counts a failed login against every counter.
+pub fn record_failure(c: &mut DbConnection, email_normalized: &str, addr: Option<IpAddr>) -> QueryResult<()> {
+    let now = crate::time::now();
+    write_txn(c, |c| {
+        for counter in counters(email_normalized, addr) {
+            let row = match find_failures(c, &counter.subject)? {
+                Some(row) if now - row.window_start < WINDOW_SECS => {
+                    FailureRow { failures: row.failures + 1, last_failure: now, ..row }
+                }
+                _ => FailureRow { subject: counter.subject, window_start: now, failures: 1, last_failure: now },
+            };
+            save_failures(c, &row)?;
+        }
+        Ok(())
+    })
+}
+
+/// A successful login clears the delays of that account from that address.
+pub fn record_success(c: &mut DbConnection, email_normalized: &str, addr: Option<IpAddr>) -> QueryResult<()> {
+    match addr {
+        Some(ip) => clear_failures(c, &format!("pair:{ip}|{email_normalized}")),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(failures: i64, window_start: i64, last_failure: i64) -> FailureRow {
+        FailureRow { subject: "s".into(), window_start, failures, last_failure }
+    }
+
+    #[test]
+    fn delays_grow_after_five_failures_and_stop_at_a_minute() {
+        let pair = Counter { subject: "p".into(), limit: None, delays: true };
+        assert_eq!(wait(&row(4, 0, 100), &pair, 100), None);
+        assert_eq!(wait(&row(5, 0, 100), &pair, 100), Some(1));
+        assert_eq!(wait(&row(7, 0, 100), &pair, 100), Some(4));
+        assert_eq!(wait(&row(40, 0, 100), &pair, 100), Some(60));
+        assert_eq!(wait(&row(40, 0, 100), &pair, 160), None);
+    }
+
+    #[test]
+    fn the_account_cap_lasts_until_the_window_ends() {
+        let account = Counter { subject: "a".into(), limit: Some(ACCOUNT_LIMIT), delays: false };
+        assert_eq!(wait(&row(99, 0, 10), &account, 10), None);
+        assert_eq!(wait(&row(100, 0, 10), &account, 600), Some(3000));
+        assert_eq!(wait(&row(100, 0, 10), &account, 3600), None);
+    }
+}

@@ -1,0 +1,48 @@
+//! Failed logins are slowed down, then refused with 429 and Retry-After
+//! (SPEC §5), the same for known and unknown emails.
+
+use tessera::db::failures::{FailureRow, save_failures};
+
+use crate::both_backends;
+use crate::helpers::*;
+
+fn retry_after(res: &Resp) -> i64 {
+    res.header("retry-after").expect("Retry-After").parse().unwrap()
+}
+
+both_backends! {
+    fn repeated_failures_are_slowed_down_for_known_and_unknown_emails(backend) {
+        let Some(app) = spawn_app(backend) else { return };
+        let (email, _) = app.new_user();
+        for target in [email.as_str(), "nobody@example.test"] {
+            for i in 0..5 {
+                let res = app.login(target, "wrong password, attempt");
+                assert_eq!(res.status, 401, "attempt {i} for {target}");
+            }
+            let res = app.login(target, "wrong password, attempt");
+            assert_eq!(res.status, 429, "{target}: {}", res.body);
+            assert_eq!(res.error_code(), "too_many_requests");
+            assert!((1..=2).contains(&retry_after(&res)), "{:?}", res.header("retry-after"));
+        }
+        // Even the right password waits; after the wait it works and clears the delay.
+        assert_eq!(app.login(&email, PASSWORD).status, 429);
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        assert_eq!(app.login(&email, PASSWORD).status, 200);
+        assert_eq!(app.login(&email, "wrong password again").status, 401);
+    }
+
+    fn an_account_with_100_failures_in_the_hour_is_refused_until_the_window_ends(backend) {
+        let Some(app) = spawn_app(backend) else { return };
+        let (email, _) = app.new_user();
+        let now = tessera::time::now();
+        let row = FailureRow { subject: format!("account:{email}"), window_start: now - 600, failures: 100, last_failure: now };
+        save_failures(&mut app.state.pool.get().unwrap(), &row).unwrap();
+        let res = app.login(&email, PASSWORD);
+        assert_eq!(res.status, 429, "{}", res.body);
+        let wait = retry_after(&res);
+        assert!((2990..=3000).contains(&wait), "Retry-After {wait}");
+        // Other accounts are not affected.
+        let (other, _) = app.new_user();
+        assert_eq!(app.login(&other, PASSWORD).status, 200);
+    }
+}
