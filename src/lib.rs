@@ -15,6 +15,7 @@ pub mod domain;
 pub mod error;
 pub mod jobs;
 pub mod keys;
+pub mod metrics;
 pub mod routes;
 pub mod startup;
 pub mod state;

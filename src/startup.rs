@@ -71,6 +71,7 @@ impl Application {
                     Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#)
                         .custom_request_replace("method", |req| req.method().to_string()),
                 )
+                .wrap(actix_web::middleware::from_fn(routes::track_request))
                 .configure(routes::configure)
         })
         .workers(workers)
@@ -119,9 +120,11 @@ pub fn prepare(settings: &Settings, issuer: String) -> Result<AppState, StartErr
         typ: settings.access_token_typ,
         ttl_secs: settings.access_ttl.as_secs() as i64,
         alg: settings.signing_alg,
+        metrics: None,
     };
     let verifier = Verifier::new(&issuer, &audience, settings.access_token_typ);
     self_test(&set, &tokens, &verifier, settings)?;
+    let tokens = TokenIssuer { metrics: Some(Arc::new(crate::metrics::Metrics::default())), ..tokens };
     let hasher = Arc::new(Hasher::new(settings.argon2).map_err(StartError::Other)?);
     if let Some((email, password)) = &settings.bootstrap_admin {
         bootstrap_admin(&mut conn, &hasher, email, &password.0, settings.password_min)?;

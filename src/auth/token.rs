@@ -61,6 +61,8 @@ pub struct TokenIssuer {
     pub typ: TokenTyp,
     pub ttl_secs: i64,
     pub alg: Alg,
+    /// Counts signed tokens per alg and kid; `None` outside the server.
+    pub metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 impl TokenIssuer {
@@ -114,6 +116,9 @@ impl TokenIssuer {
         let signature = active.signer.sign(token.as_bytes())?;
         token.push('.');
         token.push_str(&B64.encode(signature));
+        if let Some(m) = &self.metrics {
+            m.record_token(self.alg.as_str(), &active.kid);
+        }
         Ok(IssuedToken { token, expires_in: claims.exp - claims.iat, kid: active.kid.clone() })
     }
 }

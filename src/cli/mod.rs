@@ -297,6 +297,7 @@ fn fetch_jwks(url: &str) -> Result<KeySet, String> {
                     state: KeyState::Active,
                     jwk,
                     signer: None,
+                    created_at: 0,
                     activated_at: None,
                     expires_at: None,
                 });

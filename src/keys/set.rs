@@ -13,6 +13,7 @@ use super::{Alg, KeyState, PublicJwk, Signer};
 pub struct PublishedKey {
     pub kid: String,
     pub state: KeyState,
+    pub created_at: i64,
     pub jwk: PublicJwk,
     pub decoding: jsonwebtoken::DecodingKey,
 }
@@ -28,6 +29,7 @@ impl PublishedKey {
 pub struct ActiveKey {
     pub kid: String,
     pub signer: Signer,
+    pub activated_at: i64,
 }
 
 /// A rendered JWKS with its strong ETag.
@@ -54,6 +56,7 @@ pub struct LoadedKey {
     pub state: KeyState,
     pub jwk: PublicJwk,
     pub signer: Option<Signer>,
+    pub created_at: i64,
     pub activated_at: Option<i64>,
     /// When a retired key leaves the JWKS.
     pub expires_at: Option<i64>,
@@ -93,10 +96,17 @@ impl KeySet {
         let mut active = HashMap::new();
         for key in keys.into_iter().filter(|k| k.state.is_published()) {
             if let (KeyState::Active, Some(signer)) = (key.state, key.signer) {
-                active.insert(key.jwk.alg(), ActiveKey { kid: key.kid.clone(), signer });
+                let activated_at = key.activated_at.unwrap_or(key.created_at);
+                active.insert(key.jwk.alg(), ActiveKey { kid: key.kid.clone(), signer, activated_at });
             }
             let decoding = key.jwk.decoding_key();
-            published.push(PublishedKey { kid: key.kid, state: key.state, jwk: key.jwk, decoding });
+            published.push(PublishedKey {
+                kid: key.kid,
+                state: key.state,
+                created_at: key.created_at,
+                jwk: key.jwk,
+                decoding,
+            });
         }
         // SPEC §4: every active key first, then every next key, then every retired key.
         published.sort_by_key(|k| (state_rank(k.state), k.alg()));
@@ -111,6 +121,11 @@ impl KeySet {
         let version = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &digest.as_ref()[..9]);
         let published = published.into_iter().map(|k| (k.kid.clone(), k)).collect();
         Self { published, active, jwks_all, jwks_by_alg, version, fingerprint, next_expiry, oldest_activation }
+    }
+
+    /// When each algorithm's active key started signing.
+    pub fn activations(&self) -> impl Iterator<Item = (Alg, i64)> + '_ {
+        self.active.iter().map(|(alg, key)| (*alg, key.activated_at))
     }
 
     /// Identifies the database rows this set was built from.
@@ -178,7 +193,15 @@ mod tests {
     fn loaded(alg: Alg, state: KeyState) -> LoadedKey {
         let signer = KeyMaterial::generate(alg, 2048).unwrap().signer().unwrap();
         let jwk = signer.public_jwk();
-        LoadedKey { kid: jwk.thumbprint(), state, jwk, signer: Some(signer), activated_at: None, expires_at: None }
+        LoadedKey {
+            kid: jwk.thumbprint(),
+            state,
+            jwk,
+            signer: Some(signer),
+            created_at: 0,
+            activated_at: None,
+            expires_at: None,
+        }
     }
 
     #[test]

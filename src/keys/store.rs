@@ -54,7 +54,15 @@ fn load_row(row: KeyRow, master: &MasterKey) -> Result<LoadedKey, StoreError> {
         }
         _ => None,
     };
-    Ok(LoadedKey { kid: row.kid, state, jwk, signer, activated_at: row.activated_at, expires_at: row.expires_at })
+    Ok(LoadedKey {
+        kid: row.kid,
+        state,
+        jwk,
+        signer,
+        created_at: row.created_at,
+        activated_at: row.activated_at,
+        expires_at: row.expires_at,
+    })
 }
 
 /// Identifies a set of rows by every kid and state, whatever the algorithm.

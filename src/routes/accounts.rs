@@ -126,10 +126,19 @@ pub async fn login(
         Ok(Ok(db::users::find_user_by_email(c, &key)?))
     })
     .await?;
-    let user = found.map_err(ApiError::TooManyRequests)?;
+    let metrics = state.tokens.metrics.clone();
+    let user = found.map_err(|wait| {
+        if let Some(m) = &metrics {
+            m.record_login_failure("throttled");
+        }
+        ApiError::TooManyRequests(wait)
+    })?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let verified = state.hasher.verify(Password::normalize(&password), stored).await?;
     let Some(user) = user.filter(|u| verified.ok && u.disabled_at.is_none()) else {
+        if let Some(m) = &metrics {
+            m.record_login_failure("invalid_credentials");
+        }
         db::run(&state.pool, move |c| Ok(throttle::record_failure(c, &normalized, addr)?)).await?;
         return Err(ApiError::InvalidCredentials);
     };

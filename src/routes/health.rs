@@ -48,3 +48,13 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         }
     }
 }
+
+/// `GET /metrics`: Prometheus / OpenMetrics text.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let Some(metrics) = &state.tokens.metrics else { return HttpResponse::NotFound().finish() };
+    let interval = state.key_settings.rotation_interval.map(|d| d.as_secs() as i64);
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(metrics.render(&state.keys.current(), interval))
+}

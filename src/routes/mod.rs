@@ -65,6 +65,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(health::healthz))
                 .route(web::head().to(health::healthz)),
         )
+        .service(resource("/metrics", "GET").route(web::get().to(health::metrics)))
         .service(
             resource("/readyz", "GET, HEAD").route(web::get().to(health::readyz)).route(web::head().to(health::readyz)),
         )
@@ -105,6 +106,22 @@ fn json_config() -> web::JsonConfig {
 fn query_error(err: QueryPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
     let api = ApiError::bad_request("invalid_request", format!("invalid query string: {}", clip(&err.to_string())));
     InternalError::from_response(err, api.error_response()).into()
+}
+
+/// Middleware: counts every request by method, route pattern and status, and its latency.
+pub async fn track_request(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let start = std::time::Instant::now();
+    let method = req.method().to_string();
+    let state = req.app_data::<web::Data<crate::state::AppState>>().cloned();
+    let res = next.call(req).await?;
+    if let Some(metrics) = state.as_ref().and_then(|s| s.tokens.metrics.as_ref()) {
+        let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+        metrics.record_request(&method, &route, res.status().as_u16(), start.elapsed());
+    }
+    Ok(res)
 }
 
 /// Error texts from parsers may quote the input; keep them short.

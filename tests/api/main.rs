@@ -10,6 +10,7 @@ mod cli;
 mod errors;
 mod jwks;
 mod lifecycle;
+mod metrics;
 mod outage;
 mod rotation;
 mod throttle;
