@@ -217,11 +217,24 @@ impl Settings {
         }
     }
 
-    /// Reads the process environment. A variable that is not UTF-8 is an error.
+    /// Reads `tessera.toml` in the working directory (or the file named by
+    /// `TESSERA_CONFIG`), then the process environment, which wins. A
+    /// variable that is not UTF-8 is an error.
     pub fn from_env() -> Result<Self, ConfigError> {
         let mut vars = BTreeMap::new();
+        let explicit = std::env::var_os("TESSERA_CONFIG").map(PathBuf::from);
+        let file = explicit.clone().unwrap_or_else(|| PathBuf::from("tessera.toml"));
+        match std::fs::read_to_string(&file) {
+            Ok(text) => {
+                vars.extend(parse_toml(&text).map_err(|m| err("TESSERA_CONFIG", format!("{}: {m}", file.display())))?)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {}
+            Err(e) => return Err(err("TESSERA_CONFIG", format!("cannot read {}: {e}", file.display()))),
+        }
         for (key, value) in std::env::vars_os() {
-            let Some(key) = key.to_str().filter(|k| k.starts_with("TESSERA_")) else { continue };
+            let Some(key) = key.to_str().filter(|k| k.starts_with("TESSERA_") && *k != "TESSERA_CONFIG") else {
+                continue;
+            };
             let var = KNOWN_VARS.iter().find(|known| **known == key);
             let Some(var) = var else {
                 log::warn!("ignoring unknown variable {key}");
@@ -431,6 +444,28 @@ impl Settings {
     }
 }
 
+/// `tessera.toml`: one key per variable, lower case without the prefix
+/// (`access_ttl = "15m"`, `rsa_bits = 3072`), strings, integers or booleans.
+fn parse_toml(text: &str) -> Result<BTreeMap<&'static str, String>, String> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+    let mut vars = BTreeMap::new();
+    for (key, value) in table {
+        let name = format!("TESSERA_{}", key.to_ascii_uppercase());
+        let var = KNOWN_VARS
+            .iter()
+            .find(|known| **known == name && **known != "TESSERA_LOG")
+            .ok_or_else(|| format!("unknown setting {key:?}"))?;
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => return Err(format!("{key}: expected a string or a number, not {}", other.type_str())),
+        };
+        vars.insert(*var, value);
+    }
+    Ok(vars)
+}
+
 fn parse_number<T: std::str::FromStr>(
     get: &impl Fn(&str) -> Option<String>,
     var: &'static str,
@@ -607,6 +642,16 @@ mod tests {
         assert_eq!(url.to_string(), "postgres://app:***@db:5432/t?sslmode=require");
         let url = DatabaseUrl::parse("postgres://db/t?user=a&password=s3cret&x=1").unwrap();
         assert_eq!(url.to_string(), "postgres://db/t?user=a&password=***&x=1");
+    }
+
+    #[test]
+    fn toml_keys_are_the_variables_without_prefix() {
+        let vars = parse_toml("bind = \"0.0.0.0:9000\"\nrsa_bits = 3072\n").unwrap();
+        assert_eq!(vars["TESSERA_BIND"], "0.0.0.0:9000");
+        assert_eq!(vars["TESSERA_RSA_BITS"], "3072");
+        assert!(parse_toml("bnid = \"x\"").unwrap_err().contains("bnid"));
+        assert!(parse_toml("algs = [\"RS256\"]").is_err());
+        assert!(parse_toml("not toml").is_err());
     }
 
     #[test]

@@ -248,3 +248,27 @@ fn tamper_payload(token: &str) -> String {
     assert_ne!(payload, parts[1]);
     format!("{}.{}.{}", parts[0], payload, parts[2])
 }
+
+#[test]
+fn tessera_toml_is_read_and_the_environment_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tessera.toml"),
+        "access_ttl = \"5m\"\nrsa_bits = 3072\nbind = \"127.0.0.1:9999\"\n",
+    )
+    .unwrap();
+    let run = tessera(dir.path(), &["config"], &[("TESSERA_BIND", "127.0.0.1:7777")], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("TESSERA_ACCESS_TTL=5m\n"), "{}", run.stdout);
+    assert!(run.stdout.contains("TESSERA_RSA_BITS=3072\n"));
+    assert!(run.stdout.contains("TESSERA_BIND=127.0.0.1:7777\n"), "the environment wins");
+
+    std::fs::write(dir.path().join("tessera.toml"), "acess_ttl = \"5m\"\n").unwrap();
+    let run = tessera(dir.path(), &["config"], &[], "");
+    assert_ne!(run.code, Some(0));
+    assert!(run.stderr.contains("acess_ttl"), "{}", run.stderr);
+
+    let run = tessera(dir.path(), &["config"], &[("TESSERA_CONFIG", "/nonexistent/tessera.toml")], "");
+    assert_ne!(run.code, Some(0));
+    assert!(run.stderr.contains("TESSERA_CONFIG"), "{}", run.stderr);
+}
