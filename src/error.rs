@@ -45,6 +45,9 @@ pub enum ApiError {
     /// `WWW-Authenticate: Basic` challenge when `basic`), 400 otherwise.
     #[error("{description}")]
     OAuth { code: &'static str, description: String, basic: bool },
+    /// 408: the request body took too long to arrive.
+    #[error("the request took too long")]
+    RequestTimeout,
     /// 413: the body exceeds the route's limit.
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -82,6 +85,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::RequestTimeout => "request_timeout",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::TooManyRequests(_) => "too_many_requests",
             Self::Unavailable(_) => "temporarily_unavailable",
@@ -102,6 +106,7 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } | Self::NextKeyTooYoung { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -71,6 +71,7 @@ impl Application {
                     Logger::new(r#"%a "%{method}xi %U" %s %b %Dms"#)
                         .custom_request_replace("method", |req| req.method().to_string()),
                 )
+                .wrap(actix_web::middleware::from_fn(routes::limit_body_time))
                 .wrap(actix_web::middleware::from_fn(routes::track_request))
                 .configure(routes::configure)
         })
@@ -177,7 +178,7 @@ fn self_test(set: &KeySet, tokens: &TokenIssuer, verifier: &Verifier, settings: 
     }
     for alg in &settings.algs {
         let issuer = TokenIssuer { alg: *alg, ..tokens.clone() };
-        let claims = issuer.user_claims("self-test", "self-test@tessera.invalid", Role::User.as_str(), 0);
+        let claims = issuer.user_claims("self-test", "self-test@tessera.invalid", Role::User.as_str());
         let token = issuer.sign(set, &claims).map_err(|e| StartError::SelfTest(format!("{alg}: {e:?}")))?;
         let verified = verifier.verify(set, &token.token).map_err(|e| StartError::SelfTest(format!("{alg}: {e}")))?;
         if verified != claims {

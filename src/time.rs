@@ -8,6 +8,11 @@ pub fn now() -> i64 {
     Utc::now().timestamp()
 }
 
+/// Milliseconds since the unix epoch, now.
+pub fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
 /// `2026-12-03T14:00:00Z` for a unix timestamp in seconds.
 pub fn rfc3339(unix: i64) -> String {
     DateTime::<Utc>::from_timestamp(unix, 0).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Secs, true)

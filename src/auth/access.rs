@@ -26,7 +26,7 @@ pub fn check_access(c: &mut DbConnection, claims: &AccessClaims) -> QueryResult<
         Some(client_id) if *client_id == claims.sub => find_client(c, client_id)?.map(|c| Subject::Client(Box::new(c))),
         Some(_) => None,
         None => find_user(c, &claims.sub)?
-            .filter(|u| u.disabled_at.is_none() && claims.iat >= u.tokens_valid_after)
+            .filter(|u| u.disabled_at.is_none() && claims.issued_at_ms() >= u.tokens_valid_after)
             .map(|u| Subject::User(Box::new(u))),
     })
 }

@@ -50,7 +50,7 @@ pub fn start_session(conn: &mut DbConnection, user_id: &str, ttl_secs: i64) -> R
         token_hash: hash_token(&token),
         family_id: family.id.clone(),
         created_at: now,
-        used_at: None,
+        used_at_ms: None,
         successor_hash: None,
     };
     write_txn(conn, |c| -> Result<(), DbError> {
@@ -93,13 +93,14 @@ pub fn refresh(
         let Some(user) = find_user(c, &family.user_id)?.filter(|u| u.disabled_at.is_none()) else {
             return Ok(Refresh::Invalid);
         };
-        if token.used_at.is_none() {
-            if q::mark_used(c, &hash, now, &next_hash)? {
+        let now_ms = crate::time::now_ms();
+        if token.used_at_ms.is_none() {
+            if q::mark_used(c, &hash, now_ms, &next_hash)? {
                 let row = RefreshRow {
                     token_hash: next_hash,
                     family_id: family.id,
                     created_at: now,
-                    used_at: None,
+                    used_at_ms: None,
                     successor_hash: None,
                 };
                 q::insert_refresh(c, &row)?;
@@ -108,9 +109,11 @@ pub fn refresh(
             // Another refresh of this token committed first: look again.
             token = q::find_refresh(c, &hash)?.ok_or(diesel::result::Error::NotFound)?;
         }
-        let used_at = token.used_at.unwrap_or(now);
-        let successor_unused = q::find_refresh(c, &next_hash)?.is_some_and(|s| s.used_at.is_none());
-        if now - used_at <= grace_secs && successor_unused && token.successor_hash.as_deref() == Some(&next_hash) {
+        let used_at_ms = token.used_at_ms.unwrap_or(now_ms);
+        let successor_unused = q::find_refresh(c, &next_hash)?.is_some_and(|s| s.used_at_ms.is_none());
+        // Within the grace means less than TESSERA_REFRESH_GRACE after the first use: 0 turns it off.
+        let within_grace = now_ms - used_at_ms < grace_secs * 1000;
+        if within_grace && successor_unused && token.successor_hash.as_deref() == Some(&next_hash) {
             return Ok(Refresh::Rotated { token: next, user: Box::new(user) });
         }
         q::revoke_family(c, &family.id, now)?;

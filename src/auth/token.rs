@@ -32,6 +32,20 @@ pub struct AccessClaims {
 }
 
 impl AccessClaims {
+    /// When the token was issued, in milliseconds: from its UUIDv7 `jti`
+    /// (tessera's own), else from `iat`.
+    pub fn issued_at_ms(&self) -> i64 {
+        uuid::Uuid::parse_str(&self.jti)
+            .ok()
+            .filter(|u| u.get_version_num() == 7)
+            .and_then(|u| u.get_timestamp())
+            .map(|t| {
+                let (secs, nanos) = t.to_unix();
+                secs as i64 * 1000 + i64::from(nanos / 1_000_000)
+            })
+            .unwrap_or(self.iat * 1000)
+    }
+
     /// Whether a service client, not a user, is the subject.
     pub fn is_client(&self) -> bool {
         self.client_id.is_some()
@@ -66,11 +80,10 @@ pub struct TokenIssuer {
 }
 
 impl TokenIssuer {
-    /// Claims for a user's access token. `not_before` is the user's
-    /// `tokens_valid_after`: a token is never dated before it, so one issued in
-    /// the same second as a logout-all still works while older ones do not.
-    pub fn user_claims(&self, user_id: &str, email: &str, role: &str, not_before: i64) -> AccessClaims {
-        let iat = crate::time::now().max(not_before);
+    /// Claims for a user's access token, issued now. The `jti` is a UUIDv7,
+    /// so it carries the issue time in milliseconds (see `issued_at_ms`).
+    pub fn user_claims(&self, user_id: &str, email: &str, role: &str) -> AccessClaims {
+        let iat = crate::time::now();
         AccessClaims {
             iss: self.issuer.clone(),
             sub: user_id.to_owned(),
@@ -78,7 +91,7 @@ impl TokenIssuer {
             exp: iat + self.ttl_secs,
             iat,
             nbf: iat,
-            jti: uuid::Uuid::new_v4().to_string(),
+            jti: uuid::Uuid::now_v7().to_string(),
             email: Some(email.to_owned()),
             role: Some(role.to_owned()),
             client_id: None,
@@ -96,7 +109,7 @@ impl TokenIssuer {
             exp: iat + self.ttl_secs,
             iat,
             nbf: iat,
-            jti: uuid::Uuid::new_v4().to_string(),
+            jti: uuid::Uuid::now_v7().to_string(),
             email: None,
             role: None,
             client_id: Some(client_id.to_owned()),

@@ -63,7 +63,7 @@ diesel::table! {
         token_hash -> Text,
         family_id -> Text,
         created_at -> BigInt,
-        used_at -> Nullable<BigInt>,
+        used_at_ms -> Nullable<BigInt>,
         successor_hash -> Nullable<Text>,
     }
 }

@@ -22,7 +22,8 @@ pub struct RefreshRow {
     pub token_hash: String,
     pub family_id: String,
     pub created_at: i64,
-    pub used_at: Option<i64>,
+    /// Unix milliseconds.
+    pub used_at_ms: Option<i64>,
     pub successor_hash: Option<String>,
 }
 
@@ -44,9 +45,9 @@ pub fn find_refresh(conn: &mut DbConnection, token_hash: &str) -> QueryResult<Op
 
 /// Marks a token used, naming its successor. The affected-row count decides
 /// which of two concurrent refreshes rotates it: true for exactly one.
-pub fn mark_used(conn: &mut DbConnection, token_hash: &str, now: i64, successor_hash: &str) -> QueryResult<bool> {
-    diesel::update(refresh_tokens::table.find(token_hash).filter(refresh_tokens::used_at.is_null()))
-        .set((refresh_tokens::used_at.eq(now), refresh_tokens::successor_hash.eq(successor_hash)))
+pub fn mark_used(conn: &mut DbConnection, token_hash: &str, now_ms: i64, successor_hash: &str) -> QueryResult<bool> {
+    diesel::update(refresh_tokens::table.find(token_hash).filter(refresh_tokens::used_at_ms.is_null()))
+        .set((refresh_tokens::used_at_ms.eq(now_ms), refresh_tokens::successor_hash.eq(successor_hash)))
         .execute(conn)
         .map(|n| n == 1)
 }

@@ -17,6 +17,7 @@ pub struct UserRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub disabled_at: Option<i64>,
+    /// Unix milliseconds; see `invalidate_tokens`.
     pub tokens_valid_after: i64,
 }
 
@@ -87,12 +88,12 @@ pub fn count_other_enabled_admins(conn: &mut DbConnection, except: &str) -> Quer
         .get_result(conn)
 }
 
-/// Access tokens of a user issued before this call stop working: their `iat`
-/// is at most `now`, and tokens issued from here on carry `iat >= now + 1`
-/// (the issuer never dates a token before `tokens_valid_after`).
+/// Access tokens of a user issued before this call stop working, those issued
+/// after it keep working, even within the same second: the cut-off is in
+/// milliseconds, compared with the issue time carried by the token's UUIDv7 `jti`.
 pub fn invalidate_tokens(conn: &mut DbConnection, id: &str, now: i64) -> QueryResult<bool> {
     diesel::update(users::table.find(id))
-        .set((users::tokens_valid_after.eq(now + 1), users::updated_at.eq(now)))
+        .set((users::tokens_valid_after.eq(crate::time::now_ms()), users::updated_at.eq(now)))
         .execute(conn)
         .map(|n| n == 1)
 }
@@ -102,7 +103,11 @@ pub fn set_disabled(conn: &mut DbConnection, id: &str, disabled: bool, now: i64)
     let target = users::table.find(id);
     let n = if disabled {
         diesel::update(target)
-            .set((users::disabled_at.eq(now), users::tokens_valid_after.eq(now + 1), users::updated_at.eq(now)))
+            .set((
+                users::disabled_at.eq(now),
+                users::tokens_valid_after.eq(crate::time::now_ms()),
+                users::updated_at.eq(now),
+            ))
             .execute(conn)?
     } else {
         diesel::update(target).set((users::disabled_at.eq(None::<i64>), users::updated_at.eq(now))).execute(conn)?

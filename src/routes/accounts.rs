@@ -65,7 +65,7 @@ pub fn password_error(e: PasswordError) -> ApiError {
 
 /// An access token for `user`, and the refresh token given (a new session's, or a successor).
 pub fn user_tokens(state: &AppState, user: &UserRow, refresh_token: String) -> Result<TokenResponse, ApiError> {
-    let claims = state.tokens.user_claims(&user.id, &user.email, &user.role, user.tokens_valid_after);
+    let claims = state.tokens.user_claims(&user.id, &user.email, &user.role);
     let issued = state.tokens.sign(&state.keys.current(), &claims)?;
     Ok(TokenResponse {
         access_token: issued.token,

@@ -1,9 +1,15 @@
 //! `LimitedBody`: a raw request body of at most 16 KiB for the handlers that
 //! parse it themselves (form bodies, optional JSON), whose overflow is the
-//! same JSON 413 as everywhere else.
+//! same JSON 413 as everywhere else; and `Deadline`, the time limit on
+//! every request body.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use actix_web::error::PayloadError;
+use futures_util::Stream;
 
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web::Bytes, web::BytesMut};
@@ -41,4 +47,43 @@ impl FromRequest for LimitedBody {
             Ok(LimitedBody(body.freeze()))
         })
     }
+}
+
+/// A request body that fails with a timed-out I/O error once its deadline
+/// passes; extractors turn that into a JSON 408.
+pub struct Deadline {
+    inner: actix_web::dev::Payload,
+    sleep: Pin<Box<actix_web::rt::time::Sleep>>,
+    expired: bool,
+}
+
+impl Deadline {
+    pub fn new(inner: actix_web::dev::Payload, limit: Duration) -> Self {
+        Self { inner, sleep: Box::pin(actix_web::rt::time::sleep(limit)), expired: false }
+    }
+}
+
+impl Stream for Deadline {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.expired {
+            return Poll::Ready(None);
+        }
+        if let Poll::Ready(item) = Pin::new(&mut this.inner).poll_next(cx) {
+            return Poll::Ready(item);
+        }
+        if this.sleep.as_mut().poll(cx).is_ready() {
+            this.expired = true;
+            let e = std::io::Error::new(std::io::ErrorKind::TimedOut, "the request body did not arrive in time");
+            return Poll::Ready(Some(Err(PayloadError::Io(e))));
+        }
+        Poll::Pending
+    }
+}
+
+/// Whether a payload error is `Deadline`'s.
+pub fn is_timeout(e: &PayloadError) -> bool {
+    matches!(e, PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut)
 }

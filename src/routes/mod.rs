@@ -91,6 +91,7 @@ fn json_config() -> web::JsonConfig {
                 ApiError::PayloadTooLarge(AUTH_BODY_LIMIT)
             }
             JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+            JsonPayloadError::Payload(e) if body::is_timeout(e) => ApiError::RequestTimeout,
             JsonPayloadError::Deserialize(e) => {
                 ApiError::bad_request("invalid_request", format!("invalid JSON body: {}", clip(&e.to_string())))
             }
@@ -122,6 +123,22 @@ pub async fn track_request(
         metrics.record_request(&method, &route, res.status().as_u16(), start.elapsed());
     }
     Ok(res)
+}
+
+/// How long a request body may take to arrive: a client that sends its
+/// headers and then trickles (or withholds) the body would otherwise hold a
+/// connection forever. actix-web itself limits only the time to the headers.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Middleware: gives every request body a deadline (see `body::Deadline`).
+pub async fn limit_body_time(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let (http_req, payload) = req.into_parts();
+    let payload = body::Deadline::new(payload, BODY_TIMEOUT);
+    let stream: std::pin::Pin<Box<dyn futures_util::Stream<Item = _>>> = Box::pin(payload);
+    next.call(actix_web::dev::ServiceRequest::from_parts(http_req, stream.into())).await
 }
 
 /// Error texts from parsers may quote the input; keep them short.

@@ -195,16 +195,15 @@ pub async fn revoke(state: web::Data<AppState>, req: HttpRequest, body: LimitedB
     if token.len() <= crate::auth::verify::MAX_TOKEN_BYTES
         && let Some((claims, subject)) = live_access_token(&state, &token).await?
     {
-        // A service client's token may be revoked only by that client.
-        let allowed = match &subject {
-            Subject::User(_) => true,
-            Subject::Client(owner) => client.as_ref().is_some_and(|c| c.id == owner.id),
-        };
-        if allowed {
-            let (jti, exp) = (claims.jti.clone(), claims.exp);
-            db::run(&state.pool, move |c| Ok(db::sessions::deny_access_token(c, &jti, exp)?)).await?;
-            log::info!("access token {} of {} revoked", claims.jti, claims.sub);
+        // A service client's token may be revoked only by that client (RFC 7009 §2.1).
+        if let Subject::Client(owner) = &subject
+            && client.as_ref().is_none_or(|c| c.id != owner.id)
+        {
+            return Err(ApiError::oauth("unauthorized_client", "this token was not issued to the requesting client"));
         }
+        let (jti, exp) = (claims.jti.clone(), claims.exp);
+        db::run(&state.pool, move |c| Ok(db::sessions::deny_access_token(c, &jti, exp)?)).await?;
+        log::info!("access token {} of {} revoked", claims.jti, claims.sub);
     } else if token.len() <= 128 {
         db::run(&state.pool, move |c| {
             if let Some(family) = sessions::family_of(c, &token)? {
@@ -251,7 +250,7 @@ pub async fn introspect(
     .await?;
     match refresh {
         Some((row, family, Some(user)))
-            if row.used_at.is_none()
+            if row.used_at_ms.is_none()
                 && family.revoked_at.is_none()
                 && family.expires_at > crate::time::now()
                 && user.disabled_at.is_none() =>

@@ -257,3 +257,29 @@ both_backends! {
         assert_still_serving(&app);
     }
 }
+
+#[test]
+fn a_body_that_never_arrives_gets_a_json_408() {
+    use std::io::{Read, Write};
+    let Some(app) = spawn_app(Backend::Sqlite) else { return };
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", app.port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(45))).unwrap();
+    let head =
+        "POST /v1/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\":";
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+        if String::from_utf8_lossy(&answer).contains("request_timeout") {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains(r#""error":"request_timeout""#), "{text}");
+    assert_still_serving(&app);
+}

@@ -9,6 +9,7 @@ CREATE TABLE users (
     created_at         BIGINT  NOT NULL,
     updated_at         BIGINT  NOT NULL,
     disabled_at        BIGINT,
-    -- access tokens issued before this instant (unix seconds) are rejected
+    -- access tokens issued before this instant (unix MILLIseconds, compared
+    -- with the time in the token's UUIDv7 jti) are rejected
     tokens_valid_after BIGINT  NOT NULL DEFAULT 0
 );

@@ -14,7 +14,7 @@ CREATE TABLE refresh_tokens (
     token_hash     TEXT   PRIMARY KEY NOT NULL, -- hex SHA-256 of the token
     family_id      TEXT   NOT NULL REFERENCES refresh_families (id) ON DELETE CASCADE,
     created_at     BIGINT NOT NULL,
-    used_at        BIGINT,                      -- set once, by the one refresh that rotates it
+    used_at_ms     BIGINT,                      -- unix ms; set once, by the one refresh that rotates it
     successor_hash TEXT                         -- the token that replaced it
 );
 CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
