@@ -241,7 +241,10 @@ impl Settings {
                 continue;
             };
             let value = value.into_string().map_err(|_| err(var, "value is not valid UTF-8"))?;
-            vars.insert(*var, value);
+            // An empty variable counts as unset (as in `VAR= cmd`), so tessera.toml still applies.
+            if !value.trim().is_empty() {
+                vars.insert(*var, value);
+            }
         }
         Self::from_lookup(|name| vars.get(name).cloned())
     }

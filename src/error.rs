@@ -127,6 +127,10 @@ impl ResponseError for ApiError {
             Self::InvalidToken { missing: true } => {
                 res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
             }
+            Self::Forbidden(_) => {
+                let challenge = "Bearer error=\"insufficient_scope\"";
+                res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge)));
+            }
             Self::InvalidToken { missing: false } => {
                 res.insert_header((
                     header::WWW_AUTHENTICATE,

@@ -46,7 +46,11 @@ pub fn tick_once(c: &mut DbConnection, state: &AppState) -> Result<(), Lifecycle
 
 fn maintain(c: &mut DbConnection, state: &AppState, now: i64) -> Result<(), LifecycleError> {
     let purged = crate::db::sessions::purge_expired(c, now)?
-        + crate::db::failures::purge_failures(c, now - crate::auth::throttle::WINDOW_SECS)?;
+        + crate::db::failures::purge_failures(
+            c,
+            now - crate::auth::throttle::WINDOW_SECS,
+            now - crate::auth::throttle::KNOWN_ADDRESS_SECS,
+        )?;
     if purged > 0 {
         log::debug!("purged {purged} expired sessions and deny-list entries");
     }

@@ -29,7 +29,12 @@ pub fn authenticate(c: &mut DbConnection, id: &str, secret: &str) -> QueryResult
 
 /// Splits and checks a space-separated scope list (RFC 6749 §3.3 characters).
 pub fn parse_scopes(raw: &str) -> Result<Vec<String>, String> {
-    let scopes: Vec<String> = raw.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let mut scopes: Vec<String> = Vec::new();
+    for scope in raw.split(' ').filter(|s| !s.is_empty()) {
+        if !scopes.iter().any(|s| s == scope) {
+            scopes.push(scope.to_owned());
+        }
+    }
     let valid = |s: &String| s.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
     if let Some(bad) = scopes.iter().find(|s| !valid(s)) {
         return Err(format!("scope {bad:?} has characters RFC 6749 does not allow"));

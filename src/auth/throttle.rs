@@ -8,9 +8,12 @@
 //! - the client address alone: at most 1000 failures an hour.
 //!
 //! The delays are keyed by address, so an attacker elsewhere slows down only
-//! themselves; the real user is refused only once an account has taken 100
-//! failures within the hour, and never for more than that hour. Unknown and
-//! known emails are counted alike, so throttling reveals nothing about them.
+//! themselves. The account cap does not apply from an address where the
+//! account logged in successfully in the last 30 days, so an attacker who
+//! spends 100 guesses from many addresses does not lock the real user out
+//! from their usual place; from a new address the cap lasts at most the hour.
+//! Unknown and known emails are counted alike, so throttling reveals nothing.
+//! Wrong current passwords at `POST /v1/password` count like failed logins.
 
 use std::net::IpAddr;
 
@@ -20,6 +23,8 @@ use crate::db::failures::{FailureRow, clear_failures, find_failures, save_failur
 use crate::db::{DbConnection, write_txn};
 
 pub const WINDOW_SECS: i64 = 3600;
+/// How long a successful login vouches for its address.
+pub const KNOWN_ADDRESS_SECS: i64 = 30 * 86_400;
 const ACCOUNT_LIMIT: i64 = 100;
 const ADDRESS_LIMIT: i64 = 1000;
 const FREE_FAILURES: i64 = 5;
@@ -60,8 +65,16 @@ fn wait(row: &FailureRow, counter: &Counter, now: i64) -> Option<i64> {
 /// How long the caller must wait before this login may be tried, if at all.
 pub fn retry_after(c: &mut DbConnection, email_normalized: &str, addr: Option<IpAddr>) -> QueryResult<Option<i64>> {
     let now = crate::time::now();
+    let known = match addr {
+        Some(ip) => find_failures(c, &known_subject(ip, email_normalized))?
+            .is_some_and(|row| now - row.window_start < KNOWN_ADDRESS_SECS),
+        None => false,
+    };
     let mut longest = None;
     for counter in counters(email_normalized, addr) {
+        if known && counter.subject.starts_with("account:") {
+            continue;
+        }
         if let Some(row) = find_failures(c, &counter.subject)? {
             longest = longest.max(wait(&row, &counter, now));
         }
@@ -86,12 +99,25 @@ pub fn record_failure(c: &mut DbConnection, email_normalized: &str, addr: Option
     })
 }
 
-/// A successful login clears the delays of that account from that address.
+fn known_subject(ip: IpAddr, email_normalized: &str) -> String {
+    format!("known:{ip}|{email_normalized}")
+}
+
+/// A successful login clears the delays of that account from that address
+/// and remembers the address as the account's own.
 pub fn record_success(c: &mut DbConnection, email_normalized: &str, addr: Option<IpAddr>) -> QueryResult<()> {
-    match addr {
-        Some(ip) => clear_failures(c, &format!("pair:{ip}|{email_normalized}")),
-        None => Ok(()),
-    }
+    let Some(ip) = addr else { return Ok(()) };
+    let now = crate::time::now();
+    write_txn(c, |c| {
+        clear_failures(c, &format!("pair:{ip}|{email_normalized}"))?;
+        let row = FailureRow {
+            subject: known_subject(ip, email_normalized),
+            window_start: now,
+            failures: 0,
+            last_failure: now,
+        };
+        save_failures(c, &row)
+    })
 }
 
 #[cfg(test)]

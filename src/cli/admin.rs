@@ -4,6 +4,8 @@
 
 use serde_json::{Value, json};
 
+use super::out;
+
 use crate::config::Settings;
 use crate::db::{self, DbConnection};
 use crate::domain::{Email, Role};
@@ -51,15 +53,15 @@ fn print_table(rows: &[Value], columns: &[&str]) {
     let line = |cells: Vec<String>| {
         cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_owned()
     };
-    println!("{}", line(columns.iter().map(|c| c.to_uppercase()).collect()));
+    out!("{}", line(columns.iter().map(|c| c.to_uppercase()).collect()));
     for row in rows {
-        println!("{}", line(columns.iter().map(|c| cell(row, c)).collect()));
+        out!("{}", line(columns.iter().map(|c| cell(row, c)).collect()));
     }
 }
 
 fn print(value: &Value, json_out: bool, table: impl FnOnce(&Value)) {
     if json_out {
-        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+        out!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
     } else {
         table(value);
     }
@@ -104,9 +106,9 @@ pub fn revoke(settings: &Settings, kid: &str, json_out: bool) -> Result<(), Stri
     let master = master_key(settings, &mut conn)?;
     let revoked = rotation::revoke(&mut conn, kid, &context(settings, &master)).map_err(|e| e.to_string())?;
     print(&json!({"revoked": revoked}), json_out, |_| {
-        println!("revoked {} ({}, was {})", revoked.kid, revoked.alg, revoked.previous_state);
+        out!("revoked {} ({}, was {})", revoked.kid, revoked.alg, revoked.previous_state);
         if let Some(r) = &revoked.rotated {
-            println!("rotated {}: {} now signs, {} is next", r.alg, r.active_kid, r.next_kid);
+            out!("rotated {}: {} now signs, {} is next", r.alg, r.active_kid, r.next_kid);
         }
     });
     Ok(())
@@ -151,7 +153,7 @@ pub fn set_role(
     };
     let user = apply_user_patch(&mut conn, "cli", &id, Some(role), None).map_err(|e| e.to_string())?;
     let view = user_view(&user);
-    print(&view, json_out, |v| println!("{} ({}) is now {}", v["email"].as_str().unwrap_or(""), id, role.as_str()));
+    print(&view, json_out, |v| out!("{} ({}) is now {}", v["email"].as_str().unwrap_or(""), id, role.as_str()));
     Ok(())
 }
 
@@ -189,9 +191,9 @@ pub fn create_client(
     let mut view = client_view(&row);
     view["client_secret"] = secret.clone().into();
     print(&view, json_out, |_| {
-        println!("client_id:     {}", row.id);
-        println!("client_secret: {secret}");
-        println!("(the secret is shown only now; tessera keeps only its hash)");
+        out!("client_id:     {}", row.id);
+        out!("client_secret: {secret}");
+        out!("(the secret is shown only now; tessera keeps only its hash)");
     });
     Ok(())
 }
@@ -219,6 +221,6 @@ pub fn delete_client(settings: &Settings, id: &str) -> Result<(), String> {
     if !deleted {
         return Err(format!("no client has the id {id}"));
     }
-    println!("deleted client {id}");
+    out!("deleted client {id}");
     Ok(())
 }

@@ -19,6 +19,25 @@ use crate::startup::Application;
 
 mod admin;
 
+/// Writes a line to standard output. A closed pipe (`tessera keys list | head -1`)
+/// ends the command quietly instead of panicking as `println!` would.
+pub fn emit(line: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// `println!` for command output; see `emit`.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::emit(format_args!($($arg)*)) };
+}
+pub(crate) use out;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tessera",
@@ -170,16 +189,16 @@ pub fn run(cli: Cli, settings: Settings) -> Result<(), String> {
             let mut conn = db::establish(&settings.database_url).map_err(|e| e.to_string())?;
             let applied = db::run_migrations(&mut conn).map_err(|e| e.to_string())?;
             if applied.is_empty() {
-                println!("the database at {} is up to date", settings.database_url);
+                out!("the database at {} is up to date", settings.database_url);
             }
             for version in applied {
-                println!("applied migration {version}");
+                out!("applied migration {version}");
             }
             Ok(())
         }
         Command::Config => {
             for (name, value) in settings.describe() {
-                println!("{name}={value}");
+                out!("{name}={value}");
             }
             Ok(())
         }
@@ -235,7 +254,7 @@ fn create_user(settings: &Settings, email: &str, role: &str) -> Result<(), Strin
         }
         Err(e) => Err(e.to_string()),
         Ok(()) => {
-            println!("created {} {} with id {}", role.as_str(), row.email, row.id);
+            out!("created {} {} with id {}", role.as_str(), row.email, row.id);
             Ok(())
         }
     }
@@ -262,7 +281,7 @@ fn verify_token(
         serde_json::from_slice(&bytes).unwrap_or_default()
     };
     let out = serde_json::json!({"valid": true, "header": part(0), "claims": part(1)});
-    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    out!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     Ok(())
 }
 

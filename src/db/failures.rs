@@ -37,7 +37,18 @@ pub fn clear_failures(conn: &mut DbConnection, subject: &str) -> QueryResult<()>
     diesel::delete(auth_failures::table.find(subject)).execute(conn).map(drop)
 }
 
-/// Forgets rows whose window ended before `cutoff`.
-pub fn purge_failures(conn: &mut DbConnection, cutoff: i64) -> QueryResult<usize> {
-    diesel::delete(auth_failures::table.filter(auth_failures::window_start.lt(cutoff))).execute(conn)
+/// Forgets failure windows that started before `cutoff`, and addresses known
+/// from a successful login (subjects `known:…`) last seen before `known_cutoff`.
+pub fn purge_failures(conn: &mut DbConnection, cutoff: i64, known_cutoff: i64) -> QueryResult<usize> {
+    let windows = diesel::delete(
+        auth_failures::table
+            .filter(auth_failures::window_start.lt(cutoff).and(auth_failures::subject.not_like("known:%"))),
+    )
+    .execute(conn)?;
+    let addresses = diesel::delete(
+        auth_failures::table
+            .filter(auth_failures::window_start.lt(known_cutoff).and(auth_failures::subject.like("known:%"))),
+    )
+    .execute(conn)?;
+    Ok(windows + addresses)
 }

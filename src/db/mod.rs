@@ -177,6 +177,19 @@ fn versions(vs: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
     vs.into_iter().map(|v| v.to_string()).collect()
 }
 
+/// Serialises transactions that check a condition over many rows and then
+/// write (the "last enabled admin" rule): on PostgreSQL a transaction-scoped
+/// advisory lock; SQLite's `BEGIN IMMEDIATE` already serialises every writer.
+pub fn lock_for_update(conn: &mut DbConnection, lock: i64) -> diesel::QueryResult<()> {
+    match conn {
+        DbConnection::Postgres(c) => c.batch_execute(&format!("SELECT pg_advisory_xact_lock({lock})")),
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}
+
+/// The advisory lock of changes to roles and enabled state.
+pub const USERS_LOCK: i64 = 0x7465_7373_6572_6102;
+
 /// Runs `f` with a pooled connection on actix's blocking thread pool.
 pub async fn run<T, F>(pool: &DbPool, f: F) -> Result<T, DbError>
 where

@@ -93,9 +93,36 @@ fn find_state(rows: &[KeyRow], alg: Alg, state: KeyState) -> Option<&KeyRow> {
     rows.iter().find(|r| r.alg == alg.as_str() && r.state == state.as_str())
 }
 
+/// How often a change that lost a race with another one is tried again.
+const ATTEMPTS: usize = 3;
+
+/// Runs `change` again while it loses races (`Conflict`): the emergency path
+/// (revocation) must not hand a retry back to the admin.
+fn retrying<T>(mut change: impl FnMut() -> Result<T, LifecycleError>) -> Result<T, LifecycleError> {
+    let mut attempt = 1;
+    loop {
+        match change() {
+            Err(LifecycleError::Conflict(why)) if attempt < ATTEMPTS => {
+                log::info!("key change lost a race ({why}); trying again");
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Rotates `algs` in one transaction: all or none. Without `force`, refused
 /// while a next key is younger than TESSERA_PREPUBLISH.
 pub fn rotate(
+    conn: &mut DbConnection,
+    algs: &[Alg],
+    force: bool,
+    ctx: &KeyContext,
+) -> Result<Vec<Rotated>, LifecycleError> {
+    retrying(|| rotate_once(conn, algs, force, ctx))
+}
+
+fn rotate_once(
     conn: &mut DbConnection,
     algs: &[Alg],
     force: bool,
@@ -152,6 +179,10 @@ fn rotate_alg(
 /// transaction (forced: this is the emergency path); a revoked next key is
 /// replaced by a fresh one, so every algorithm keeps one of each.
 pub fn revoke(conn: &mut DbConnection, kid: &str, ctx: &KeyContext) -> Result<Revoked, LifecycleError> {
+    retrying(|| revoke_once(conn, kid, ctx))
+}
+
+fn revoke_once(conn: &mut DbConnection, kid: &str, ctx: &KeyContext) -> Result<Revoked, LifecycleError> {
     let before = q::find_key(conn, kid)?.ok_or_else(|| LifecycleError::NotFound(kid.to_owned()))?;
     let alg = Alg::from_header(&before.alg).ok_or_else(|| LifecycleError::NotFound(kid.to_owned()))?;
     let now = crate::time::now();

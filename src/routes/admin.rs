@@ -191,7 +191,8 @@ pub async fn update_user(
         return Err(ApiError::bad_request("invalid_request", "give role, disabled or both"));
     }
     let actor = admin.0.user.id.clone();
-    let id = id.into_inner();
+    // Ids are lower-case UUIDs; accept them in any case.
+    let id = id.into_inner().to_ascii_lowercase();
     let user = db::run(&state.pool, move |c| Ok(apply_user_patch(c, &actor, &id, role, patch.disabled))).await??;
     Ok(HttpResponse::Ok().json(user_view(&user)))
 }
@@ -205,6 +206,8 @@ pub fn apply_user_patch(
     disabled: Option<bool>,
 ) -> Result<UserRow, ApiError> {
     db::write_txn(c, |c| {
+        // Two admins disabling each other at once must not both pass the check below.
+        db::lock_for_update(c, db::USERS_LOCK)?;
         let user = db::users::find_user(c, id)?.ok_or(ApiError::NotFound("no user has this id"))?;
         let now = crate::time::now();
         let loses_admin =

@@ -122,6 +122,12 @@ pub async fn token(state: web::Data<AppState>, req: HttpRequest, body: LimitedBo
             if form.get("scope").is_some() {
                 return Err(ApiError::oauth("invalid_scope", "user sessions carry no scopes"));
             }
+            // A registered (confidential) client must authenticate, not just name itself.
+            if let Some(id) = form.get("client_id").map(str::to_owned)
+                && db::run(&state.pool, move |c| Ok(db::clients::find_client(c, &id)?)).await?.is_some()
+            {
+                return Err(invalid_client(false));
+            }
             rotate_refresh_token(&state, form.require("refresh_token")?.to_owned()).await
         }
         "client_credentials" => {
@@ -147,6 +153,9 @@ fn client_credentials_grant(
         None => allowed,
         Some(raw) => {
             let asked = parse_scopes(raw).map_err(|m| ApiError::oauth("invalid_scope", m))?;
+            if asked.is_empty() {
+                return Err(ApiError::oauth("invalid_scope", "scope is blank; leave it out to get every scope"));
+            }
             if let Some(extra) = asked.iter().find(|s| !allowed.contains(s)) {
                 return Err(ApiError::oauth("invalid_scope", format!("scope {extra:?} is not granted to this client")));
             }

@@ -1,13 +1,14 @@
 //! Sessions: refresh, logout, logout-all and password change (SPEC §2, §5).
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::accounts::{password_error, user_tokens};
 use super::json::JsonObject;
 use crate::auth::CurrentUser;
 use crate::auth::sessions::{self, Refresh};
+use crate::auth::throttle;
 use crate::db;
 use crate::domain::Password;
 use crate::error::ApiError;
@@ -80,6 +81,7 @@ pub struct PasswordChange {
 /// `POST /v1/password` (bearer) `{current_password, new_password}`: 204, and
 /// every session and access token of the user ends; the client logs in again.
 pub async fn change_password(
+    http: HttpRequest,
     state: web::Data<AppState>,
     current: CurrentUser,
     body: JsonObject<PasswordChange>,
@@ -87,9 +89,18 @@ pub async fn change_password(
     let req = body.into_inner().0;
     let new_password = Password::parse(&req.new_password, state.password_min).map_err(password_error)?;
     let user = current.user;
+    // A stolen access token must not become an unlimited password oracle:
+    // wrong current passwords are throttled like failed logins.
+    let (key, addr) = (user.email_normalized.clone(), http.peer_addr().map(|a| a.ip()));
+    let wait = db::run(&state.pool, move |c| Ok(throttle::retry_after(c, &key, addr)?)).await?;
+    if let Some(wait) = wait {
+        return Err(ApiError::TooManyRequests(wait));
+    }
     let verified =
         state.hasher.verify(Password::normalize(&req.current_password), Some(user.password_hash.clone())).await?;
     if !verified.ok {
+        let key = user.email_normalized.clone();
+        db::run(&state.pool, move |c| Ok(throttle::record_failure(c, &key, addr)?)).await?;
         return Err(ApiError::WrongPassword);
     }
     let new_hash = state.hasher.hash(new_password).await?;

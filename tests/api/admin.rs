@@ -727,3 +727,50 @@ both_backends! {
         }
     }
 }
+
+#[test]
+fn two_admins_disabling_each_other_at_once_leave_one_enabled_admin() {
+    let Some(app) = spawn_app(Backend::Postgres) else { return };
+    for round in 0..5 {
+        let (a, a_token) = app.new_admin();
+        let (b, b_token) = app.new_admin();
+        // Demote every other admin first, so these two are the only enabled ones.
+        let mut conn = app.state.pool.get().unwrap();
+        for user in tessera::db::users::list_users(&mut conn, 200, 0).unwrap() {
+            if user.role == "admin" && user.id != a && user.id != b {
+                tessera::db::users::set_role(&mut conn, &user.id, "user", 0).unwrap();
+            }
+        }
+        drop(conn);
+        let barrier = std::sync::Barrier::new(2);
+        let body = serde_json::json!({"disabled": true});
+        let (ra, rb) = std::thread::scope(|s| {
+            let ha = s.spawn(|| {
+                barrier.wait();
+                app.patch_authed(&format!("/admin/users/{b}"), &a_token, &body)
+            });
+            let hb = s.spawn(|| {
+                barrier.wait();
+                app.patch_authed(&format!("/admin/users/{a}"), &b_token, &body)
+            });
+            (ha.join().unwrap(), hb.join().unwrap())
+        });
+        let mut statuses = [ra.status, rb.status];
+        statuses.sort_unstable();
+        // One wins; the other is refused as the last admin (or, if it came
+        // second, its own admin was already disabled: 401).
+        assert!(
+            statuses == [200, 409] || statuses == [200, 401],
+            "round {round}: {statuses:?} {} {}",
+            ra.body,
+            rb.body
+        );
+        let mut conn = app.state.pool.get().unwrap();
+        let enabled = tessera::db::users::list_users(&mut conn, 200, 0)
+            .unwrap()
+            .into_iter()
+            .filter(|u| u.role == "admin" && u.disabled_at.is_none())
+            .count();
+        assert_eq!(enabled, 1, "round {round}");
+    }
+}

@@ -272,3 +272,30 @@ fn tessera_toml_is_read_and_the_environment_wins() {
     assert_ne!(run.code, Some(0));
     assert!(run.stderr.contains("TESSERA_CONFIG"), "{}", run.stderr);
 }
+
+#[test]
+fn an_empty_variable_does_not_override_tessera_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tessera.toml"), "access_ttl = \"1h\"\n").unwrap();
+    let run = tessera(dir.path(), &["config"], &[("TESSERA_ACCESS_TTL", "")], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("TESSERA_ACCESS_TTL=1h\n"), "{}", run.stdout);
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("config")
+        .current_dir(dir.path())
+        .env_clear()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // like `| head -0`: the reader is gone before the first line
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

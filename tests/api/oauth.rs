@@ -518,3 +518,27 @@ fn clients_cli_creates_lists_and_deletes_service_clients() {
     let listed = cli(&app, &["clients", "list", "--json"]).json();
     assert!(listed["clients"].as_array().unwrap().iter().all(|c| c["client_id"] != id.as_str()), "{listed}");
 }
+
+both_backends! {
+    fn a_registered_client_naming_itself_without_its_secret_is_invalid_client(backend) {
+        let Some(app) = spawn_app(backend) else { return };
+        let client = new_client(&app, &["read"], None, Alg::Rs256);
+        let login = app.signup("public@example.test", PASSWORD).json();
+        let refresh = login["refresh_token"].as_str().unwrap();
+        let pairs = [("grant_type", "refresh_token"), ("refresh_token", refresh), ("client_id", client.0.as_str())];
+        assert_oauth_error(&post_form(&app, TOKEN, &pairs, &[]), 401, "invalid_client", "client_id without its secret");
+        // A public client id that is not registered is just a label.
+        let pairs = [("grant_type", "refresh_token"), ("refresh_token", refresh), ("client_id", "my-spa")];
+        assert_eq!(post_form(&app, TOKEN, &pairs, &[]).status, 200);
+    }
+
+    fn blank_and_repeated_scopes_are_handled(backend) {
+        let Some(app) = spawn_app(backend) else { return };
+        let client = new_client(&app, &["read", "write"], None, Alg::Rs256);
+        let res = post_basic(&app, TOKEN, &client, &[("grant_type", "client_credentials"), ("scope", " ")]);
+        assert_oauth_error(&res, 400, "invalid_scope", "a blank scope");
+        let res = post_basic(&app, TOKEN, &client, &[("grant_type", "client_credentials"), ("scope", "read read")]);
+        assert_eq!(res.status, 200, "{}", res.body);
+        assert_eq!(res.json()["scope"], "read");
+    }
+}

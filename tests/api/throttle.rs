@@ -49,3 +49,34 @@ both_backends! {
         assert_eq!(app.login(&other, PASSWORD).status, 200);
     }
 }
+
+both_backends! {
+    fn the_account_cap_does_not_lock_out_an_address_the_user_logged_in_from(backend) {
+        let Some(app) = spawn_app(backend) else { return };
+        let (email, _) = app.new_user();
+        // The real user has logged in from here (127.0.0.1) before.
+        assert_eq!(app.login(&email, PASSWORD).status, 200);
+        // Then an attacker spends the account's 100 failures from elsewhere.
+        let now = tessera::time::now();
+        let row = FailureRow { subject: format!("account:{email}"), window_start: now - 60, failures: 100, last_failure: now };
+        save_failures(&mut app.state.pool.get().unwrap(), &row).unwrap();
+        assert_eq!(app.login(&email, PASSWORD).status, 200, "the user's own address still gets in");
+    }
+
+    fn wrong_current_passwords_at_the_password_endpoint_are_throttled_too(backend) {
+        let Some(app) = spawn_app(backend) else { return };
+        let (email, token) = app.new_user();
+        let change = |current: &str| {
+            let body = serde_json::json!({"current_password": current, "new_password": "a completely new passphrase"});
+            app.post_authed("/v1/password", &token, &body)
+        };
+        for i in 0..5 {
+            assert_eq!(change("not my password at all").status, 403, "attempt {i}");
+        }
+        let res = change("not my password at all");
+        assert_eq!(res.status, 429, "{}", res.body);
+        assert!(res.header("retry-after").is_some());
+        // They count for the account like failed logins.
+        assert_eq!(app.login(&email, PASSWORD).status, 429);
+    }
+}
