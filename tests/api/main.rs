@@ -8,6 +8,7 @@ mod admin;
 mod admin_cli;
 mod cli;
 mod errors;
+mod interop;
 mod jwks;
 mod lifecycle;
 mod metrics;
