@@ -522,3 +522,44 @@ fn every_snippet_in_docs_verifiers_md_is_code_the_interop_tests_run() {
         );
     }
 }
+
+/// An OAuth 2.0 client library (authlib's OAuth2Session, in tests/interop/oauth_client.py)
+/// obtains, refreshes, introspects and revokes tokens (issue 4's "done when").
+#[test]
+fn an_oauth_client_library_obtains_refreshes_introspects_and_revokes_tokens() {
+    let Some(tools) = tools() else { return };
+    let Some(app) = spawn_app(Backend::Sqlite) else { return };
+    let (client, secret) = {
+        let mut conn = app.state.pool.get().unwrap();
+        tessera::auth::clients::create_client(&mut conn, "interop", &["read".into(), "write".into()], None, Alg::EdDsa)
+            .unwrap()
+    };
+    let signup = app.signup("oauth-client@example.test", PASSWORD).json();
+    let refresh = signup["refresh_token"].as_str().unwrap();
+    let output = Command::new(&tools.python)
+        .arg(Path::new(DIR).join("oauth_client.py"))
+        .args([app.address.as_str(), client.id.as_str(), secret.as_str(), refresh])
+        .output()
+        .expect("python runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "oauth_client.py failed: {stderr}");
+    let out: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+
+    for method in ["client_secret_basic", "client_secret_post"] {
+        let t = &out[method];
+        assert_eq!(t["token_type"], "Bearer", "{method}: {t}");
+        assert_eq!(t["scope"], "read", "{method}");
+        assert!(t["refresh_token"].is_null(), "{method}: no refresh token for client_credentials");
+        assert_eq!(jwt_part(t["access_token"].as_str().unwrap(), 0)["alg"], "EdDSA");
+    }
+    let active = &out["introspect_access"];
+    assert_eq!((active["active"].as_bool(), active["client_id"].as_str()), (Some(true), Some(client.id.as_str())));
+    let refreshed = &out["refreshed"];
+    assert_ne!(refreshed["refresh_token"].as_str().unwrap(), refresh, "the refresh token rotated");
+    assert_eq!(app.me(refreshed["access_token"].as_str().unwrap()).status, 200);
+    assert_eq!(out["introspect_refresh"]["active"], true);
+    assert_eq!(out["introspect_refresh"]["token_type"], "refresh_token");
+    assert_eq!(out["introspect_used_refresh"], serde_json::json!({"active": false}));
+    assert_eq!(out["revoke_status"], 200);
+    assert_eq!(out["introspect_revoked"], serde_json::json!({"active": false}));
+}
