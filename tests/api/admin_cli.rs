@@ -2,44 +2,16 @@
 //! real binary against the SQLite database of a running test app, with the
 //! app's master key: the app sees each change within 5 seconds.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::{Value, json};
+use serde_json::json;
 use tessera::config::{DatabaseUrl, MasterKeySource};
 use tessera::keys::Alg;
 
 use crate::admin::{assert_no_private_material, private_keys};
 use crate::helpers::*;
-
-/// No command here should take this long; a hung one is killed and fails the test.
-const DEADLINE: Duration = Duration::from_secs(60);
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn success(&self) -> bool {
-        self.code == Some(0)
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
-    }
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {:?}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
-}
 
 /// A running app on SQLite and the environment that points the CLI at its
 /// database with its master key.
@@ -92,32 +64,7 @@ impl Fixture {
 
 /// Runs `tessera ARGS` in `dir` with only PATH and `env`, stdin closed.
 fn tessera(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the tessera binary runs");
-    child.stdin.take().unwrap().write_all(b"").ok();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > DEADLINE {
-            child.kill().ok();
-            panic!("tessera {args:?} did not finish within {DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let Output { status, stdout, stderr } = child.wait_with_output().unwrap();
-    Run {
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
+    run_tessera(dir, args, env, "")
 }
 
 /// `keys revoke [--json] KID`. A kid is base64url, so one in 64 begins with

@@ -3,19 +3,14 @@
 //! (PATH and the TESSERA_* variables the test sets) and a temp dir as its
 //! working directory, so nothing lands in the repository.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::Value;
 
 use crate::helpers::*;
-
-/// No command here should take this long; a hung one is killed and fails the test.
-const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Every variable of SPEC §1 and the bootstrap pair of §5.
 const SPEC_VARS: &[&str] = &[
@@ -40,52 +35,9 @@ const SPEC_VARS: &[&str] = &[
     "TESSERA_BOOTSTRAP_ADMIN_PASSWORD",
 ];
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn success(&self) -> bool {
-        self.code == Some(0)
-    }
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {:?}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
 /// Runs `tessera ARGS` in `dir` with only PATH and `env`, feeding `stdin`.
 fn tessera(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("the tessera binary runs");
-    // Closing stdin after writing: a command that reads a line sees EOF, not a hang.
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).ok();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > DEADLINE {
-            child.kill().ok();
-            panic!("tessera {args:?} did not finish within {DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let Output { status, stdout, stderr } = child.wait_with_output().unwrap();
-    Run {
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
+    run_tessera(dir, args, env, stdin)
 }
 
 fn sqlite_url(path: &Path) -> String {

@@ -3,10 +3,6 @@
 //! (RFC 7009), introspection (RFC 7662), their discovery metadata, and
 //! `tessera clients create|list|delete` run as the real binary.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
@@ -405,58 +401,16 @@ fn sorted(v: &Value) -> Vec<String> {
     s
 }
 
-/// A finished run of the binary.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Debug for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {:?}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        assert_eq!(self.code, Some(0), "{self:?}");
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
-    }
-}
-
 /// Runs `tessera ARGS` against the database of `app` (SQLite), with its master
 /// key and nothing else from the environment but PATH; killed after a minute.
 fn cli(app: &Spawned, args: &[&str]) -> Run {
     let DatabaseUrl::Sqlite(path) = &app.db.url else { unreachable!("the CLI tests run on SQLite") };
     let MasterKeySource::Inline(key) = &app.settings.master_key else { unreachable!("test apps use inline keys") };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(args)
-        .current_dir(app.db.dir.path())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("TESSERA_DATABASE_URL", format!("sqlite://{}", path.display()))
-        .env("TESSERA_MASTER_KEY", STANDARD.encode(key.0))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the tessera binary runs");
-    child.stdin.take().unwrap().write_all(b"").ok();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(60) {
-            child.kill().ok();
-            panic!("tessera {args:?} did not finish within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let Output { status, stdout, stderr } = child.wait_with_output().unwrap();
-    Run {
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
+    let url = format!("sqlite://{}", path.display());
+    let key = STANDARD.encode(key.0);
+    let run = run_tessera(app.db.dir.path(), args, &[("TESSERA_DATABASE_URL", &url), ("TESSERA_MASTER_KEY", &key)], "");
+    assert!(run.success() || !args.contains(&"--json"), "{run:?}");
+    run
 }
 
 #[test]
