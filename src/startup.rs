@@ -138,7 +138,7 @@ pub fn prepare(settings: &Settings, issuer: String) -> Result<AppState, StartErr
         rotation_interval: settings.rotation_interval,
         jwks_max_age: settings.jwks_max_age,
     };
-    let metadata = routes::render_metadata(&issuer, &settings.algs);
+    let metadata = routes::render_metadata(&issuer, &settings.algs).into();
     let sessions = SessionSettings {
         refresh_ttl_secs: settings.refresh_ttl.as_secs() as i64,
         refresh_grace_secs: settings.refresh_grace.as_secs() as i64,

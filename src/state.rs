@@ -44,7 +44,7 @@ pub struct AppState {
     pub hasher: Arc<Hasher>,
     pub password_min: usize,
     /// The discovery document, rendered once.
-    pub metadata: String,
+    pub metadata: actix_web::web::Bytes,
     /// Names this process in leases.
     pub instance_id: String,
     last_forced_reload: Mutex<Option<Instant>>,
@@ -62,7 +62,7 @@ impl AppState {
         verifier: Verifier,
         hasher: Arc<Hasher>,
         password_min: usize,
-        metadata: String,
+        metadata: actix_web::web::Bytes,
     ) -> Self {
         Self {
             pool,

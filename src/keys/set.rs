@@ -34,7 +34,8 @@ pub struct ActiveKey {
 
 /// A rendered JWKS with its strong ETag.
 pub struct JwksDocument {
-    pub body: String,
+    /// Shared bytes: a response clones a reference, not the document.
+    pub body: actix_web::web::Bytes,
     pub etag: String,
 }
 
@@ -46,7 +47,7 @@ impl JwksDocument {
             "\"{}\"",
             base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &digest.as_ref()[..18])
         );
-        Self { body, etag }
+        Self { body: body.into(), etag }
     }
 }
 
@@ -214,12 +215,12 @@ mod tests {
         ];
         let kids: Vec<String> = keys.iter().map(|k| k.kid.clone()).collect();
         let set = KeySet::build(keys, String::new());
-        let doc: serde_json::Value = serde_json::from_str(&set.jwks(None).body).unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&set.jwks(None).body).unwrap();
         let order: Vec<&str> = doc["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
         assert_eq!(order, vec![kids[3].as_str(), kids[1].as_str(), kids[0].as_str()]);
         assert!(set.verifying_key(&kids[2]).is_none());
         assert_eq!(set.signer(Alg::EdDsa).unwrap().kid, kids[3]);
         assert!(set.signer(Alg::Rs256).is_none());
-        assert_eq!(set.jwks(Some(Alg::Rs256)).body, r#"{"keys":[]}"#);
+        assert_eq!(&set.jwks(Some(Alg::Rs256)).body[..], br#"{"keys":[]}"#);
     }
 }

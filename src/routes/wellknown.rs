@@ -45,12 +45,13 @@ pub async fn jwks(
     // A stale copy is still safe to use while we are down for as long as a
     // next key is published before it signs.
     let cache = format!("public, max-age={max_age}, stale-if-error={}", ks.prepublish.as_secs());
-    let mut res = if matches_etag(&req, &doc.etag) { HttpResponse::NotModified() } else { HttpResponse::Ok() };
+    let not_modified = matches_etag(&req, &doc.etag);
+    let mut res = if not_modified { HttpResponse::NotModified() } else { HttpResponse::Ok() };
     res.insert_header((header::CACHE_CONTROL, cache))
         .insert_header((header::ETAG, doc.etag.clone()))
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
         .insert_header((header::ACCESS_CONTROL_EXPOSE_HEADERS, "ETag"));
-    if matches_etag(&req, &doc.etag) {
+    if not_modified {
         return Ok(res.finish());
     }
     Ok(res.content_type("application/json").body(doc.body.clone()))
