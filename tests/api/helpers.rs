@@ -54,6 +54,13 @@ pub fn pg_admin_url() -> String {
     std::env::var("TESSERA_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
+/// Prints a notice that shows even for passing tests: libtest captures only
+/// the print macros, not writes to the stderr handle.
+pub fn notice(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "NOTICE: {text}");
+}
+
 /// Whether PostgreSQL tests can run; panics under CI=true when they cannot.
 pub fn postgres_available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
@@ -63,7 +70,7 @@ pub fn postgres_available() -> bool {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!("CI=true but PostgreSQL at {} is unreachable: {e}", pg_admin_url());
             }
-            eprintln!("NOTICE: skipping PostgreSQL tests, {} is unreachable: {e}", pg_admin_url());
+            notice(&format!("skipping PostgreSQL tests, {} is unreachable: {e}", pg_admin_url()));
             false
         }
     })

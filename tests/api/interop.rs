@@ -106,7 +106,7 @@ fn tools() -> Option<&'static Tools> {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!("CI=true but the interop verifiers are not installed (missing {what}); .ci/run installs them");
             }
-            eprintln!("NOTICE: skipping the interop tests, missing {what}: run .ci/run or see docs/verifiers.md");
+            notice(&format!("skipping the interop tests, missing {what}: run .ci/run or see docs/verifiers.md"));
             None
         })
         .as_ref()
