@@ -253,3 +253,22 @@ both_backends! {
         assert!(description.contains("16"), "the description names the minimum: {description:?}");
     }
 }
+
+both_backends! {
+    fn a_hash_with_other_argon2_parameters_is_upgraded_at_the_next_login(backend) {
+        let Some(app) = spawn_app_with(backend, |s| s.argon2.iterations = 3) else { return };
+        let (email, _) = app.new_user();
+        // Make the stored hash an older, cheaper one (t=2), as if the cost was raised since.
+        let old = tessera::auth::Hasher::new(tessera::config::Argon2Settings { memory_kib: 19456, iterations: 2, parallelism: 1 })
+            .unwrap()
+            .hash_blocking(&tessera::domain::Password::normalize(PASSWORD))
+            .unwrap();
+        let mut conn = app.state.pool.get().unwrap();
+        let user = tessera::db::users::find_user_by_email(&mut conn, &email).unwrap().unwrap();
+        assert!(tessera::db::users::update_password_hash(&mut conn, &user.id, &user.password_hash, &old, 0).unwrap());
+        assert_eq!(app.login(&email, PASSWORD).status, 200);
+        let upgraded = tessera::db::users::find_user_by_email(&mut conn, &email).unwrap().unwrap().password_hash;
+        assert!(upgraded.starts_with("$argon2id$v=19$m=19456,t=3,p=1$"), "{upgraded}");
+        assert_eq!(app.login(&email, PASSWORD).status, 200, "the upgraded hash verifies");
+    }
+}
