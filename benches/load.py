@@ -78,10 +78,11 @@ def phase(port, name, count, clients, make, limit_s=120):
     return rate
 
 
-def peak_rss_kib(pid):
+def rss_kib(pid, field):
+    """VmHWM: peak resident memory; VmRSS: resident now."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
 
@@ -126,7 +127,8 @@ def main():
                             lambda i: ("GET", "/.well-known/jwks.json", None, None, 200))
         print(f"ratios: JWKS/me {jwks / me:.1f}x, me/login {me / login:.1f}x, JWKS before/after the login storm "
               f"{jwks / jwks_during:.2f}x")
-        print(f"server peak RSS: {peak_rss_kib(server.pid) / 1024:.0f} MiB")
+        print(f"server RSS: peak {rss_kib(server.pid, 'VmHWM') / 1024:.0f} MiB, "
+              f"after the run {rss_kib(server.pid, 'VmRSS') / 1024:.0f} MiB")
     finally:
         server.terminate()
         server.wait(timeout=10)

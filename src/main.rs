@@ -3,6 +3,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+
+/// mimalloc returns freed memory to the system, where glibc's malloc keeps the
+/// 19 MiB argon2 buffers of a login storm resident for good.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tessera::cli::{self, Cli};
 use tessera::config::Settings;
 
