@@ -236,12 +236,15 @@ fn create_user(settings: &Settings, email: &str, role: &str) -> Result<(), Strin
     let email = Email::parse(email).map_err(str::to_owned)?;
     let role = Role::parse(role).ok_or("role must be user or admin")?;
     let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprint!("password for {} (the input is shown): ", email.as_str());
-        std::io::stderr().flush().ok();
-    }
-    let mut line = String::new();
-    stdin.lock().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
+    // At a terminal the password is typed without echo; from a pipe it is the first line.
+    let line = if stdin.is_terminal() {
+        rpassword::prompt_password(format!("password for {}: ", email.as_str()))
+            .map_err(|e| format!("cannot read the password: {e}"))?
+    } else {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
+        line
+    };
     let password =
         Password::parse(line.trim_end_matches(['\n', '\r']), settings.password_min).map_err(|e| e.to_string())?;
     let hasher = crate::auth::Hasher::new(settings.argon2)?;
