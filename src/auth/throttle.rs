@@ -36,7 +36,23 @@ struct Counter {
     delays: bool,
 }
 
+/// The unit an address is counted in: an IPv4 address (also when mapped into
+/// IPv6), or an IPv6 /64, since one host can use every address of its /64.
+fn address_key(addr: IpAddr) -> String {
+    match addr {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
 fn counters(email_normalized: &str, addr: Option<IpAddr>) -> Vec<Counter> {
+    let addr = addr.map(address_key);
     let mut v =
         vec![Counter { subject: format!("account:{email_normalized}"), limit: Some(ACCOUNT_LIMIT), delays: false }];
     if let Some(ip) = addr {
@@ -100,7 +116,7 @@ pub fn record_failure(c: &mut DbConnection, email_normalized: &str, addr: Option
 }
 
 fn known_subject(ip: IpAddr, email_normalized: &str) -> String {
-    format!("known:{ip}|{email_normalized}")
+    format!("known:{}|{email_normalized}", address_key(ip))
 }
 
 /// A successful login clears the delays of that account from that address
@@ -109,7 +125,7 @@ pub fn record_success(c: &mut DbConnection, email_normalized: &str, addr: Option
     let Some(ip) = addr else { return Ok(()) };
     let now = crate::time::now();
     write_txn(c, |c| {
-        clear_failures(c, &format!("pair:{ip}|{email_normalized}"))?;
+        clear_failures(c, &format!("pair:{}|{email_normalized}", address_key(ip)))?;
         let row = FailureRow {
             subject: known_subject(ip, email_normalized),
             window_start: now,
@@ -136,6 +152,16 @@ mod tests {
         assert_eq!(wait(&row(7, 0, 100), &pair, 100), Some(4));
         assert_eq!(wait(&row(40, 0, 100), &pair, 100), Some(60));
         assert_eq!(wait(&row(40, 0, 100), &pair, 160), None);
+    }
+
+    #[test]
+    fn ipv6_addresses_count_per_64_and_mapped_ipv4_as_ipv4() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        assert_eq!(address_key(a), "2001:db8:1:2::/64");
+        assert_eq!(address_key("::ffff:10.0.0.1".parse().unwrap()), "10.0.0.1");
+        assert_eq!(address_key("10.0.0.1".parse().unwrap()), "10.0.0.1");
     }
 
     #[test]
