@@ -203,7 +203,17 @@ fn bootstrap_admin(
     }
     let password = Password::parse(password, min).map_err(|e| bad(e.to_string()))?;
     let row = db::users::UserRow::new(&email, hasher.hash_blocking(&password).map_err(bad)?, Role::Admin);
-    match db::users::insert_user(conn, &row).map_err(DbError::from) {
+    let created = db::write_txn(conn, |c| -> Result<(), diesel::result::Error> {
+        db::users::insert_user(c, &row)?;
+        db::audit::insert_event(
+            c,
+            "system",
+            "user.created",
+            &row.id,
+            serde_json::json!({"role": "admin", "bootstrap": true}),
+        )
+    });
+    match created.map_err(DbError::from) {
         Err(e) if e.is_unique_violation() => Ok(()),
         Err(e) => Err(e.into()),
         Ok(()) => {

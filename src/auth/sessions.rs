@@ -14,6 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ring::rand::{SecureRandom, SystemRandom};
 
+use super::AccessClaims;
 use crate::db::sessions::{self as q, FamilyRow, RefreshRow};
 use crate::db::users::{UserRow, find_user};
 use crate::db::{DbConnection, DbError, write_txn};
@@ -64,8 +65,9 @@ pub fn start_session(conn: &mut DbConnection, user_id: &str, ttl_secs: i64) -> R
 /// What a refresh came to.
 #[derive(Debug)]
 pub enum Refresh {
-    /// The successor token (new, or the same one again within the grace) and the user.
-    Rotated { token: String, user: Box<UserRow> },
+    /// The successor token (new, or the same one again within the grace) and
+    /// the claims of the access token to sign with it.
+    Rotated { token: String, claims: Box<AccessClaims> },
     /// Unknown, expired, revoked, or the user is disabled.
     Invalid,
     /// A used token came back after the grace: the family is now revoked.
@@ -73,12 +75,17 @@ pub enum Refresh {
 }
 
 /// Rotates `presented`. Runs in one write transaction; a `Reused` outcome
-/// commits the family's revocation.
+/// commits the family's revocation. The access token's claims are made by
+/// `claims_for` inside the transaction, so their time (the UUIDv7 `jti`)
+/// precedes the commit: a logout-all that commits later cuts them off, and
+/// one that commits earlier leaves nothing to refresh (the family row is
+/// locked for the duration).
 pub fn refresh(
     conn: &mut DbConnection,
     presented: &str,
     key: &ring::hmac::Key,
     grace_secs: i64,
+    claims_for: impl Fn(&UserRow) -> AccessClaims,
 ) -> Result<Refresh, DbError> {
     let hash = hash_token(presented);
     let next = successor(key, presented);
@@ -87,7 +94,7 @@ pub fn refresh(
         let now = crate::time::now();
         let Some(mut token) = q::find_refresh(c, &hash)? else { return Ok(Refresh::Invalid) };
         let Some(family) = q::find_family(c, &token.family_id)? else { return Ok(Refresh::Invalid) };
-        if family.revoked_at.is_some() || family.expires_at <= now {
+        if family.expires_at <= now || !q::lock_live_family(c, &family.id)? {
             return Ok(Refresh::Invalid);
         }
         let Some(user) = find_user(c, &family.user_id)?.filter(|u| u.disabled_at.is_none()) else {
@@ -104,7 +111,7 @@ pub fn refresh(
                     successor_hash: None,
                 };
                 q::insert_refresh(c, &row)?;
-                return Ok(Refresh::Rotated { token: next, user: Box::new(user) });
+                return Ok(Refresh::Rotated { token: next, claims: Box::new(claims_for(&user)) });
             }
             // Another refresh of this token committed first: look again.
             token = q::find_refresh(c, &hash)?.ok_or(diesel::result::Error::NotFound)?;
@@ -114,7 +121,7 @@ pub fn refresh(
         // Within the grace means less than TESSERA_REFRESH_GRACE after the first use: 0 turns it off.
         let within_grace = now_ms - used_at_ms < grace_secs * 1000;
         if within_grace && successor_unused && token.successor_hash.as_deref() == Some(&next_hash) {
-            return Ok(Refresh::Rotated { token: next, user: Box::new(user) });
+            return Ok(Refresh::Rotated { token: next, claims: Box::new(claims_for(&user)) });
         }
         q::revoke_family(c, &family.id, now)?;
         log::warn!("refresh token reuse in family {} of user {}: family revoked", family.id, family.user_id);

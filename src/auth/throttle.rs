@@ -8,10 +8,12 @@
 //! - the client address alone: at most 1000 failures an hour.
 //!
 //! The delays are keyed by address, so an attacker elsewhere slows down only
-//! themselves. The account cap does not apply from an address where the
-//! account logged in successfully in the last 30 days, so an attacker who
-//! spends 100 guesses from many addresses does not lock the real user out
-//! from their usual place; from a new address the cap lasts at most the hour.
+//! themselves. The caps do not apply from an address where the account
+//! logged in successfully in the last 30 days, so an attacker who spends 100
+//! guesses from many addresses, or 1000 from the user's own network, does not
+//! lock the real user out from their usual place; from a new address a cap
+//! lasts at most the hour. An attempt counts as a failure from the moment it
+//! starts, so concurrent guesses cannot slip past the check.
 //! Unknown and known emails are counted alike, so throttling reveals nothing.
 //! Wrong current passwords at `POST /v1/password` count like failed logins.
 
@@ -78,32 +80,49 @@ fn wait(row: &FailureRow, counter: &Counter, now: i64) -> Option<i64> {
     None
 }
 
-/// How long the caller must wait before this login may be tried, if at all.
-pub fn retry_after(c: &mut DbConnection, email_normalized: &str, addr: Option<IpAddr>) -> QueryResult<Option<i64>> {
-    let now = crate::time::now();
-    let known = match addr {
-        Some(ip) => find_failures(c, &known_subject(ip, email_normalized))?
-            .is_some_and(|row| now - row.window_start < KNOWN_ADDRESS_SECS),
-        None => false,
-    };
-    let mut longest = None;
-    for counter in counters(email_normalized, addr) {
-        if known && counter.subject.starts_with("account:") {
-            continue;
-        }
-        if let Some(row) = find_failures(c, &counter.subject)? {
-            longest = longest.max(wait(&row, &counter, now));
-        }
-    }
-    Ok(longest)
+fn known_subject(ip: IpAddr, email_normalized: &str) -> String {
+    format!("known:{}|{email_normalized}", address_key(ip))
 }
 
-/// Counts a failed login against every counter.
-pub fn record_failure(c: &mut DbConnection, email_normalized: &str, addr: Option<IpAddr>) -> QueryResult<()> {
+/// Serialises throttle bookkeeping on PostgreSQL (SQLite's `BEGIN IMMEDIATE` already does).
+const THROTTLE_LOCK: i64 = 0x7465_7373_6572_6103;
+
+fn is_known(c: &mut DbConnection, email_normalized: &str, addr: Option<IpAddr>, now: i64) -> QueryResult<bool> {
+    let Some(ip) = addr else { return Ok(false) };
+    Ok(find_failures(c, &known_subject(ip, email_normalized))?
+        .is_some_and(|row| now - row.window_start < KNOWN_ADDRESS_SECS))
+}
+
+/// Starts an attempt: `Err(seconds)` if it must wait; otherwise the attempt
+/// is counted as a failure at once, before any hashing, so a burst of
+/// concurrent guesses cannot all pass the check (`attempt_succeeded` takes
+/// it back). From an address the account logged in from recently, the hard
+/// caps (per account, per address) do not apply, only the delays.
+pub fn begin_attempt(
+    c: &mut DbConnection,
+    email_normalized: &str,
+    addr: Option<IpAddr>,
+) -> QueryResult<Result<(), i64>> {
     let now = crate::time::now();
     write_txn(c, |c| {
-        for counter in counters(email_normalized, addr) {
-            let row = match find_failures(c, &counter.subject)? {
+        crate::db::lock_for_update(c, THROTTLE_LOCK)?;
+        let known = is_known(c, email_normalized, addr, now)?;
+        let counters: Vec<Counter> =
+            counters(email_normalized, addr).into_iter().filter(|k| !(known && k.limit.is_some())).collect();
+        let mut rows = Vec::new();
+        let mut longest = None;
+        for counter in &counters {
+            let row = find_failures(c, &counter.subject)?;
+            if let Some(row) = &row {
+                longest = longest.max(wait(row, counter, now));
+            }
+            rows.push(row);
+        }
+        if let Some(wait) = longest {
+            return Ok(Err(wait));
+        }
+        for (counter, row) in counters.into_iter().zip(rows) {
+            let row = match row {
                 Some(row) if now - row.window_start < WINDOW_SECS => {
                     FailureRow { failures: row.failures + 1, last_failure: now, ..row }
                 }
@@ -111,28 +130,34 @@ pub fn record_failure(c: &mut DbConnection, email_normalized: &str, addr: Option
             };
             save_failures(c, &row)?;
         }
-        Ok(())
+        Ok(Ok(()))
     })
 }
 
-fn known_subject(ip: IpAddr, email_normalized: &str) -> String {
-    format!("known:{}|{email_normalized}", address_key(ip))
-}
-
-/// A successful login clears the delays of that account from that address
-/// and remembers the address as the account's own.
-pub fn record_success(c: &mut DbConnection, email_normalized: &str, addr: Option<IpAddr>) -> QueryResult<()> {
-    let Some(ip) = addr else { return Ok(()) };
+/// The attempt succeeded: it was not a failure after all. The delays of that
+/// account from that address are cleared and the address is remembered as
+/// the account's own.
+pub fn attempt_succeeded(c: &mut DbConnection, email_normalized: &str, addr: Option<IpAddr>) -> QueryResult<()> {
     let now = crate::time::now();
     write_txn(c, |c| {
-        clear_failures(c, &format!("pair:{}|{email_normalized}", address_key(ip)))?;
-        let row = FailureRow {
-            subject: known_subject(ip, email_normalized),
-            window_start: now,
-            failures: 0,
-            last_failure: now,
-        };
-        save_failures(c, &row)
+        crate::db::lock_for_update(c, THROTTLE_LOCK)?;
+        for counter in counters(email_normalized, addr) {
+            if counter.delays {
+                clear_failures(c, &counter.subject)?;
+            } else if let Some(row) = find_failures(c, &counter.subject)? {
+                save_failures(c, &FailureRow { failures: (row.failures - 1).max(0), ..row })?;
+            }
+        }
+        if let Some(ip) = addr {
+            let row = FailureRow {
+                subject: known_subject(ip, email_normalized),
+                window_start: now,
+                failures: 0,
+                last_failure: now,
+            };
+            save_failures(c, &row)?;
+        }
+        Ok(())
     })
 }
 

@@ -12,7 +12,7 @@ use crate::domain::{Email, Role};
 use crate::keys::Alg;
 use crate::keys::master::MasterKey;
 use crate::keys::rotation::{self, FaultAt, KeyContext};
-use crate::routes::admin::{apply_user_patch, key_view, user_view};
+use crate::routes::admin::{Actor, apply_user_patch, key_view, user_view};
 
 fn connect(settings: &Settings) -> Result<DbConnection, String> {
     let mut conn = db::establish(&settings.database_url).map_err(|e| e.to_string())?;
@@ -151,7 +151,7 @@ pub fn set_role(
         }
         (None, None) => return Err("give --email or --id".into()),
     };
-    let user = apply_user_patch(&mut conn, "cli", &id, Some(role), None).map_err(|e| e.to_string())?;
+    let user = apply_user_patch(&mut conn, Actor::Cli, &id, Some(role), None).map_err(|e| e.to_string())?;
     let view = user_view(&user);
     print(&view, json_out, |v| out!("{} ({}) is now {}", v["email"].as_str().unwrap_or(""), id, role.as_str()));
     Ok(())

@@ -251,7 +251,11 @@ fn create_user(settings: &Settings, email: &str, role: &str) -> Result<(), Strin
     let row = UserRow::new(&email, hasher.hash_blocking(&password)?, role);
     let pool = db::connect(&settings.database_url, 1).map_err(|e| e.to_string())?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
-    match db::users::insert_user(&mut conn, &row).map_err(db::DbError::from) {
+    let created = db::write_txn(&mut conn, |c| -> Result<(), diesel::result::Error> {
+        db::users::insert_user(c, &row)?;
+        db::audit::insert_event(c, "cli", "user.created", &row.id, serde_json::json!({"role": role.as_str()}))
+    });
+    match created.map_err(db::DbError::from) {
         Err(e) if e.is_unique_violation() => {
             Err(format!("an account with the email {} already exists", email.as_str()))
         }

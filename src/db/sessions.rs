@@ -52,6 +52,16 @@ pub fn mark_used(conn: &mut DbConnection, token_hash: &str, now_ms: i64, success
         .map(|n| n == 1)
 }
 
+/// Locks a live family's row for the rest of the transaction (a no-op
+/// update), so a concurrent logout-all waits for this refresh to commit.
+/// False if the family is revoked.
+pub fn lock_live_family(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+    diesel::update(refresh_families::table.find(id).filter(refresh_families::revoked_at.is_null()))
+        .set(refresh_families::revoked_at.eq(None::<i64>))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
 pub fn revoke_family(conn: &mut DbConnection, id: &str, now: i64) -> QueryResult<bool> {
     diesel::update(refresh_families::table.find(id).filter(refresh_families::revoked_at.is_null()))
         .set(refresh_families::revoked_at.eq(now))
@@ -84,10 +94,13 @@ pub fn is_access_token_denied(conn: &mut DbConnection, jti: &str) -> QueryResult
     diesel::select(diesel::dsl::exists(revoked_access_tokens::table.find(jti))).get_result(conn)
 }
 
-/// Forgets deny-list entries and sessions that can no longer matter.
+/// Forgets deny-list entries and sessions that can no longer matter. A
+/// revoked access token is still inside the verifier's leeway for 30 s after
+/// its `exp`, so its entry is kept that much longer.
 pub fn purge_expired(conn: &mut DbConnection, now: i64) -> QueryResult<usize> {
-    let denied =
-        diesel::delete(revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.lt(now))).execute(conn)?;
+    let cutoff = now - crate::auth::verify::LEEWAY_SECS - 1;
+    let denied = diesel::delete(revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.lt(cutoff)))
+        .execute(conn)?;
     let families =
         diesel::delete(refresh_families::table.filter(refresh_families::expires_at.lt(now))).execute(conn)?;
     Ok(denied + families)

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use super::DbConnection;
 use super::schema::users;
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
 pub struct UserRow {
     pub id: String,
@@ -19,6 +19,18 @@ pub struct UserRow {
     pub disabled_at: Option<i64>,
     /// Unix milliseconds; see `invalidate_tokens`.
     pub tokens_valid_after: i64,
+}
+
+impl std::fmt::Debug for UserRow {
+    /// Everything but the password hash.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("disabled_at", &self.disabled_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl UserRow {

@@ -65,8 +65,16 @@ pub fn password_error(e: PasswordError) -> ApiError {
 
 /// An access token for `user`, and the refresh token given (a new session's, or a successor).
 pub fn user_tokens(state: &AppState, user: &UserRow, refresh_token: String) -> Result<TokenResponse, ApiError> {
-    let claims = state.tokens.user_claims(&user.id, &user.email, &user.role);
-    let issued = state.tokens.sign(&state.keys.current(), &claims)?;
+    sign_user_tokens(state, &state.tokens.user_claims(&user.id, &user.email, &user.role), refresh_token)
+}
+
+/// Signs `claims` and pairs the access token with `refresh_token`.
+pub fn sign_user_tokens(
+    state: &AppState,
+    claims: &crate::auth::AccessClaims,
+    refresh_token: String,
+) -> Result<TokenResponse, ApiError> {
+    let issued = state.tokens.sign(&state.keys.current(), claims)?;
     Ok(TokenResponse {
         access_token: issued.token,
         token_type: "Bearer",
@@ -120,7 +128,7 @@ pub async fn login(
     // Throttled before any hashing, so refused guesses cost us nothing.
     let key = normalized.clone();
     let found = db::run(&state.pool, move |c| {
-        if let Some(wait) = throttle::retry_after(c, &key, addr)? {
+        if let Err(wait) = throttle::begin_attempt(c, &key, addr)? {
             return Ok(Err(wait));
         }
         Ok(Ok(db::users::find_user_by_email(c, &key)?))
@@ -139,10 +147,10 @@ pub async fn login(
         if let Some(m) = &metrics {
             m.record_login_failure("invalid_credentials");
         }
-        db::run(&state.pool, move |c| Ok(throttle::record_failure(c, &normalized, addr)?)).await?;
+        // begin_attempt already counted this failure.
         return Err(ApiError::InvalidCredentials);
     };
-    db::run(&state.pool, move |c| Ok(throttle::record_success(c, &normalized, addr)?)).await?;
+    db::run(&state.pool, move |c| Ok(throttle::attempt_succeeded(c, &normalized, addr)?)).await?;
     if verified.needs_rehash {
         rehash(&state, &user, Password::normalize(&password)).await;
     }

@@ -143,8 +143,8 @@ impl Page {
     fn bounds(&self) -> Result<(i64, i64), ApiError> {
         let limit = self.limit.unwrap_or(50);
         let offset = self.offset.unwrap_or(0);
-        if !(1..=200).contains(&limit) || offset < 0 {
-            return Err(ApiError::bad_request("invalid_request", "limit must be 1 to 200 and offset at least 0"));
+        if !(1..=200).contains(&limit) || !(0..=1_000_000_000).contains(&offset) {
+            return Err(ApiError::bad_request("invalid_request", "limit must be 1 to 200 and offset 0 to 1000000000"));
         }
         Ok((limit, offset))
     }
@@ -193,14 +193,33 @@ pub async fn update_user(
     let actor = admin.0.user.id.clone();
     // Ids are lower-case UUIDs; accept them in any case.
     let id = id.into_inner().to_ascii_lowercase();
-    let user = db::run(&state.pool, move |c| Ok(apply_user_patch(c, &actor, &id, role, patch.disabled))).await??;
+    let user = db::run(&state.pool, move |c| Ok(apply_user_patch(c, Actor::Admin(&actor), &id, role, patch.disabled)))
+        .await??;
     Ok(HttpResponse::Ok().json(user_view(&user)))
+}
+
+/// Who changes a user: an admin through the API (re-checked inside the
+/// transaction), or the CLI acting on the database directly.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    Admin(&'a str),
+    Cli,
+}
+
+impl Actor<'_> {
+    /// As the audit log records it.
+    pub fn name(&self) -> &str {
+        match self {
+            Actor::Admin(id) => id,
+            Actor::Cli => "cli",
+        }
+    }
 }
 
 /// Changes a user's role and/or enabled state in one transaction, with audit events.
 pub fn apply_user_patch(
     c: &mut db::DbConnection,
-    actor: &str,
+    actor: Actor<'_>,
     id: &str,
     role: Option<Role>,
     disabled: Option<bool>,
@@ -208,6 +227,16 @@ pub fn apply_user_patch(
     db::write_txn(c, |c| {
         // Two admins disabling each other at once must not both pass the check below.
         db::lock_for_update(c, db::USERS_LOCK)?;
+        // The caller's admin role was checked before this transaction; an admin
+        // demoted or disabled in between must not complete the change.
+        if let Actor::Admin(admin) = actor {
+            let still_admin =
+                db::users::find_user(c, admin)?.is_some_and(|a| a.role == "admin" && a.disabled_at.is_none());
+            if !still_admin {
+                return Err(ApiError::Forbidden("this needs the admin role"));
+            }
+        }
+        let actor = actor.name();
         let user = db::users::find_user(c, id)?.ok_or(ApiError::NotFound("no user has this id"))?;
         let now = crate::time::now();
         let loses_admin =
@@ -223,10 +252,12 @@ pub fn apply_user_patch(
             audit::insert_event(c, actor, "user.role_changed", id, json!({"from": user.role, "to": role.as_str()}))?;
         }
         if let Some(disabled) = disabled.filter(|d| *d != user.disabled_at.is_some()) {
-            db::users::set_disabled(c, id, disabled, now)?;
+            // Sessions first: revoking waits for a refresh in flight, so the
+            // token cut-off set next comes after any token it issued.
             if disabled {
                 db::sessions::revoke_user_families(c, id, now)?;
             }
+            db::users::set_disabled(c, id, disabled, now)?;
             let action = if disabled { "user.disabled" } else { "user.enabled" };
             audit::insert_event(c, actor, action, id, json!({}))?;
         }

@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use super::accounts::{password_error, user_tokens};
+use super::accounts::{password_error, sign_user_tokens};
 use super::json::JsonObject;
 use crate::auth::CurrentUser;
 use crate::auth::sessions::{self, Refresh};
@@ -27,11 +27,15 @@ pub async fn rotate_refresh_token(state: &AppState, presented: String) -> Result
         return Err(ApiError::oauth("invalid_grant", "the refresh token is invalid, expired or revoked"));
     }
     let grace = state.sessions.refresh_grace_secs;
-    let st_master = state.master.refresh_successor_key().clone();
-    let outcome = db::run(&state.pool, move |c| sessions::refresh(c, &presented, &st_master, grace)).await?;
+    let key = state.master.refresh_successor_key().clone();
+    let issuer = state.tokens.clone();
+    let outcome = db::run(&state.pool, move |c| {
+        sessions::refresh(c, &presented, &key, grace, |u| issuer.user_claims(&u.id, &u.email, &u.role))
+    })
+    .await?;
     match outcome {
-        Refresh::Rotated { token, user } => {
-            let body = user_tokens(state, &user, token)?;
+        Refresh::Rotated { token, claims } => {
+            let body = sign_user_tokens(state, &claims, token)?;
             Ok(HttpResponse::Ok()
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .insert_header((header::PRAGMA, "no-cache"))
@@ -92,17 +96,16 @@ pub async fn change_password(
     // A stolen access token must not become an unlimited password oracle:
     // wrong current passwords are throttled like failed logins.
     let (key, addr) = (user.email_normalized.clone(), http.peer_addr().map(|a| a.ip()));
-    let wait = db::run(&state.pool, move |c| Ok(throttle::retry_after(c, &key, addr)?)).await?;
-    if let Some(wait) = wait {
-        return Err(ApiError::TooManyRequests(wait));
-    }
+    db::run(&state.pool, move |c| Ok(throttle::begin_attempt(c, &key, addr)?))
+        .await?
+        .map_err(ApiError::TooManyRequests)?;
     let verified =
         state.hasher.verify(Password::normalize(&req.current_password), Some(user.password_hash.clone())).await?;
     if !verified.ok {
-        let key = user.email_normalized.clone();
-        db::run(&state.pool, move |c| Ok(throttle::record_failure(c, &key, addr)?)).await?;
-        return Err(ApiError::WrongPassword);
+        return Err(ApiError::WrongPassword); // begin_attempt already counted it
     }
+    let key = user.email_normalized.clone();
+    db::run(&state.pool, move |c| Ok(throttle::attempt_succeeded(c, &key, addr)?)).await?;
     let new_hash = state.hasher.hash(new_password).await?;
     let (id, old) = (user.id.clone(), user.password_hash.clone());
     let changed = db::run(&state.pool, move |c| {

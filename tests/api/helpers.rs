@@ -346,8 +346,14 @@ impl TestApp {
         let (email, token) = self.new_user();
         let id = jwt_part(&token, 1)["sub"].as_str().unwrap().to_owned();
         let mut conn = self.state.pool.get().unwrap();
-        tessera::routes::admin::apply_user_patch(&mut conn, "test", &id, Some(tessera::domain::Role::Admin), None)
-            .unwrap();
+        tessera::routes::admin::apply_user_patch(
+            &mut conn,
+            tessera::routes::admin::Actor::Cli,
+            &id,
+            Some(tessera::domain::Role::Admin),
+            None,
+        )
+        .unwrap();
         let res = self.login(&email, PASSWORD);
         assert_eq!(res.status, 200, "{}", res.body);
         (id, res.json()["access_token"].as_str().unwrap().to_owned())

@@ -496,3 +496,15 @@ both_backends! {
         assert_eq!(res.json()["scope"], "read");
     }
 }
+
+#[test]
+fn a_revoked_access_token_stays_denied_through_the_verifier_leeway() {
+    let app = spawn_app(Backend::Sqlite).expect("SQLite is always available");
+    let mut conn = app.state.pool.get().unwrap();
+    let now = tessera::time::now();
+    tessera::db::sessions::deny_access_token(&mut conn, "jti-within-leeway", now - 10).unwrap();
+    tessera::db::sessions::deny_access_token(&mut conn, "jti-past-leeway", now - 40).unwrap();
+    tessera::db::sessions::purge_expired(&mut conn, now).unwrap();
+    assert!(tessera::db::sessions::is_access_token_denied(&mut conn, "jti-within-leeway").unwrap());
+    assert!(!tessera::db::sessions::is_access_token_denied(&mut conn, "jti-past-leeway").unwrap());
+}

@@ -399,3 +399,39 @@ both_backends! {
         assert_me(&app, &access, 200, "the session survived the refused requests");
     }
 }
+
+both_backends! {
+    fn refreshes_racing_a_logout_all_leave_no_live_access_token(backend) {
+        let Some(app) = spawn_app(backend) else { return };
+        let (email, _) = app.new_user();
+        let login = app.login(&email, PASSWORD).json();
+        let access = login["access_token"].as_str().unwrap().to_owned();
+        let first = login["refresh_token"].as_str().unwrap().to_owned();
+        // Use it once, so every further use is a retry within the grace.
+        assert_eq!(app.post_json("/v1/token/refresh", &serde_json::json!({"refresh_token": first})).status, 200);
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let issued = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for _ in 0..6 {
+                s.spawn(|| {
+                    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                        let res = app.post_json("/v1/token/refresh", &serde_json::json!({"refresh_token": first}));
+                        if res.status == 200 {
+                            issued.lock().unwrap().push(res.json()["access_token"].as_str().unwrap().to_owned());
+                        }
+                    }
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            let res = app.post_authed("/v1/logout-all", &access, &serde_json::json!({}));
+            assert_eq!(res.status, 204, "{}", res.body);
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let issued = issued.into_inner().unwrap();
+        assert!(!issued.is_empty(), "some refreshes ran before the logout-all");
+        for token in issued {
+            assert_eq!(app.me(&token).status, 401, "an access token from a refresh survived logout-all");
+        }
+    }
+}

@@ -80,3 +80,25 @@ both_backends! {
         assert_eq!(app.login(&email, PASSWORD).status, 429);
     }
 }
+
+both_backends! {
+    fn a_burst_of_concurrent_guesses_gets_no_more_than_the_free_failures(backend) {
+        let Some(app) = spawn_app(backend) else { return };
+        let (email, _) = app.new_user();
+        let barrier = std::sync::Barrier::new(20);
+        let statuses: Vec<u16> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..20)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        app.login(&email, "a concurrent wrong guess").status
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let guessed = statuses.iter().filter(|s| **s == 401).count();
+        assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+        assert_eq!(guessed, 5, "only the 5 free failures are checked: {statuses:?}");
+    }
+}
