@@ -45,11 +45,6 @@ impl AccessClaims {
             })
             .unwrap_or(self.iat * 1000)
     }
-
-    /// Whether a service client, not a user, is the subject.
-    pub fn is_client(&self) -> bool {
-        self.client_id.is_some()
-    }
 }
 
 #[derive(Serialize)]

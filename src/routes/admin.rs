@@ -2,12 +2,11 @@
 //! handler takes `AdminUser` first, so a refusal (401/403) happens before any
 //! change; every change writes its audit event in the same transaction.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::body::LimitedBody;
+use super::body::{LimitedBody, has_content_type};
 use super::json::{JsonObject, Object};
 use crate::auth::AdminUser;
 use crate::db::{self, audit, keys::KeyRow, users::UserRow};
@@ -78,11 +77,7 @@ pub async fn rotate_keys(
     let req: RotateRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RotateRequest { alg: None, force: false }
     } else {
-        let is_json =
-            req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
-                ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-            });
-        if !is_json {
+        if !has_content_type(&req, "application/json") {
             return Err(ApiError::UnsupportedMediaType);
         }
         serde_json::from_slice::<Object<RotateRequest>>(&body)

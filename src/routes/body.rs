@@ -83,6 +83,15 @@ impl Stream for Deadline {
     }
 }
 
+/// Whether the request's media type (parameters such as `charset` aside) is `mime`.
+pub fn has_content_type(req: &HttpRequest, mime: &str) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case(mime))
+}
+
 /// Whether a payload error is `Deadline`'s.
 pub fn is_timeout(e: &PayloadError) -> bool {
     matches!(e, PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut)

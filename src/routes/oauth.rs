@@ -14,7 +14,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use super::accounts::TokenResponse;
-use super::body::LimitedBody;
+use super::body::{LimitedBody, has_content_type};
 use super::sessions::rotate_refresh_token;
 use crate::auth::access::{Subject, check_access};
 use crate::auth::clients::{authenticate, parse_scopes};
@@ -29,10 +29,7 @@ struct Form(HashMap<String, String>);
 
 impl Form {
     fn parse(req: &HttpRequest, body: &[u8]) -> Result<Self, ApiError> {
-        let form_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
-            ct.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
-        });
-        if !form_type {
+        if !has_content_type(req, "application/x-www-form-urlencoded") {
             return Err(ApiError::oauth("invalid_request", "the body must be application/x-www-form-urlencoded"));
         }
         if std::str::from_utf8(body).is_err() {
